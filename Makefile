@@ -1,0 +1,44 @@
+# One command to run the server, one to test it; both set themselves up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint typecheck bench bench-checkpoint clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps re-run the install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## run: set up and start the server (offline model and SQLite memory unless configured)
+run: $(VENV)/.installed
+	$(BIN)/python -m app
+
+## system-deps: the tests need a real redis-server; install it from Debian's packages if absent
+system-deps:
+	@bash scripts/system-deps.sh
+
+## test: set up, lint, type-check and run the whole test suite
+test: $(VENV)/.installed-dev system-deps
+	$(BIN)/ruff check app graphs tests bench
+	$(BIN)/ruff format --check app graphs tests bench
+	$(BIN)/mypy app graphs
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check app graphs tests bench
+	$(BIN)/ruff format --check app graphs tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy app graphs
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,75 @@
+"""One error hierarchy for the server.
+
+Every failure the server reports is an :class:`AppError` (or is mapped onto one) and travels as
+one envelope: ``{"error": {"code", "message", "requestId"}}`` before the first byte of a
+response, or as an ``event: error`` frame with the same fields once a stream has started.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    """Base of every error the server reports to a client."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def payload(self, request_id: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "requestId": request_id}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_error"
+
+
+class GraphNotFound(AppError):
+    status = 404
+    code = "graph_not_found"
+
+
+class ThreadNotFound(AppError):
+    status = 404
+    code = "thread_not_found"
+
+
+class ThreadGraphMismatch(AppError):
+    status = 409
+    code = "thread_graph_mismatch"
+
+
+class UpstreamError(AppError):
+    """The model provider failed (bad key, rate limit, 5xx, dropped stream)."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamAuthError(UpstreamError):
+    code = "upstream_auth_error"
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "upstream_rate_limited"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class StoreUnavailable(AppError):
+    """The checkpointer's backing store (Redis, SQLite) cannot be reached."""
+
+    status = 503
+    code = "store_unavailable"

@@ -1,0 +1,74 @@
+"""The application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import handlers
+from app.persistence import open_checkpointer
+from app.routes import chat, meta
+from app.services import Services
+from app.settings import Settings
+from app.turns import Turns
+from graphs import ChatModelFactory, Upstream, build_registry, model_factory
+
+log = logging.getLogger("app")
+
+
+def models_for(settings: Settings) -> ChatModelFactory:
+    return model_factory(
+        Upstream(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            max_retries=settings.upstream_max_retries,
+            timeout=settings.upstream_timeout,
+            offline_token_delay=settings.token_delay,
+        )
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the server. ``settings`` defaults to the environment and ``.env``."""
+    settings = settings if settings is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = build_registry()
+        models = models_for(settings)
+        async with open_checkpointer(settings) as checkpointer:
+            # Compiled once, with the checkpointer, for the server's whole life.
+            graphs = {
+                g.ref: g.build(models).compile(checkpointer=checkpointer.saver, name=g.ref)
+                for g in registry
+            }
+            app.state.services = Services(
+                settings=settings,
+                registry=registry,
+                models=models,
+                checkpointer=checkpointer,
+                turns=Turns(settings, registry, graphs, checkpointer, models),
+            )
+            if models.provider == "offline":
+                log.warning(
+                    "model: OFFLINE. No OPENAI_API_KEY is set, so replies come from the built-in "
+                    "offline model; set OPENAI_API_KEY (and OPENAI_BASE_URL) for a real one"
+                )
+            else:
+                log.info("model: %s", models.describe())
+            log.info("checkpointer: %s; graphs: %s", checkpointer.kind, ", ".join(sorted(graphs)))
+            yield
+
+    app = FastAPI(
+        title="Agent server",
+        summary="Versioned LangGraph graphs streaming over Server-Sent Events",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    handlers.install(app)
+    app.include_router(chat.router)
+    app.include_router(meta.router)
+    return app

@@ -1,0 +1,15 @@
+"""JSON responses rendered with orjson (FastAPI's own ORJSONResponse is deprecated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

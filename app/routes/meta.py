@@ -1,0 +1,61 @@
+"""``/health``, ``/ready`` and ``/graph-types``: what the server runs and whether it can serve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.errors import AppError
+from app.responses import JSONResponse
+from app.schemas import ErrorEnvelope
+from app.services import ServicesDep
+
+router = APIRouter(tags=["server"])
+
+
+@router.get("/health", summary="Liveness, and which model and checkpointer are in use")
+async def health(services: ServicesDep) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "model": services.models.describe(),
+        "checkpointer": services.checkpointer.kind,
+    }
+
+
+@router.get(
+    "/ready",
+    summary="Ready when thread memory can be reached",
+    responses={503: {"model": ErrorEnvelope}},
+)
+async def ready(services: ServicesDep) -> JSONResponse:
+    try:
+        await services.checkpointer.ping()
+    except AppError as exc:
+        return JSONResponse({"error": exc.payload(None)}, status_code=exc.status)
+    return JSONResponse({"status": "ready", "checkpointer": services.checkpointer.kind})
+
+
+@router.get("/graph-types", summary="Every graph, its versions and their settings")
+async def graph_types(services: ServicesDep) -> dict[str, Any]:
+    registry = services.registry
+    graphs = []
+    for name in registry.available():
+        default = registry.default(name)
+        graphs.append(
+            {
+                "name": name,
+                "default": str(default.version),
+                "versions": [
+                    {
+                        "version": str(v.version),
+                        "ref": v.ref,
+                        "description": v.description,
+                        "default": v is default,
+                        "settingsSchema": v.settings.model_json_schema(by_alias=True),
+                    }
+                    for v in registry.versions(name)
+                ],
+            }
+        )
+    return {"graphs": graphs}

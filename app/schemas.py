@@ -1,0 +1,93 @@
+"""The public wire format: request bodies and the ``final`` payload (see the seed spec)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Ids end up in Redis keys, logs and URLs: keep them to a safe, bounded alphabet.
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", min_length=1, max_length=128),
+]
+
+SEED_STREAM_EXAMPLE: dict[str, Any] = {
+    "requestId": "req-001",
+    "threadId": "thread-001",
+    "userId": "user-001",
+    "agentId": "agent-001",
+    "graphType": "streaming-chat",
+    "graphSettings": {"graphType": "streaming-chat::1.0.0"},
+    "message": {"content": "Tell me a story about a space explorer"},
+}
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, description="The user's message")
+
+
+class ChatRequest(BaseModel):
+    """Body of ``POST /stream`` and ``POST /generate``."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [SEED_STREAM_EXAMPLE]})
+
+    request_id: Id | None = Field(None, alias="requestId", description="Generated when absent")
+    thread_id: Id | None = Field(None, alias="threadId", description="Generated when absent")
+    user_id: Id = Field("anonymous", alias="userId")
+    agent_id: Id | None = Field(None, alias="agentId")
+    graph_type: str | None = Field(
+        None, alias="graphType", max_length=200, description="A graph name; its default version"
+    )
+    graph_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="graphSettings",
+        description="`graphType` (`name::semver`, wins over the top-level one) plus the "
+        "version's settings",
+    )
+    message: Message
+
+
+class Usage(BaseModel):
+    input_tokens: int = Field(alias="inputTokens")
+    output_tokens: int = Field(alias="outputTokens")
+    total_tokens: int = Field(alias="totalTokens")
+
+
+class Timings(BaseModel):
+    ttft_ms: float | None = Field(alias="ttftMs")
+    total_ms: float = Field(alias="totalMs")
+
+
+class FinalMetadata(BaseModel):
+    request_id: str = Field(alias="requestId")
+    thread_id: str = Field(alias="threadId")
+    user_id: str = Field(alias="userId")
+    agent_id: str | None = Field(alias="agentId")
+    graph_type: str = Field(alias="graphType")
+    model: str
+    provider: str
+    usage: Usage | None
+    finish_reason: str | None = Field(alias="finishReason")
+    timings: Timings
+
+
+class FinalResponse(BaseModel):
+    """The ``final`` frame's data, and the body of ``POST /generate``."""
+
+    text: str
+    attachments: list[Any]
+    metadata: FinalMetadata
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = Field(alias="requestId")
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,45 @@
+"""Server settings, read from the environment and ``.env`` when ``create_app()`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable of the same name (see ``.env.example``)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Model provider (any OpenAI-compatible chat-completions server).
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    upstream_max_retries: int = Field(2, ge=0, le=10)
+    upstream_first_token_timeout: float = Field(30.0, gt=0, description="seconds")
+    upstream_timeout: float = Field(300.0, gt=0, description="seconds for a whole reply")
+    offline_token_delay_ms: float = Field(30.0, ge=0, le=5000)
+
+    # Thread memory: Redis when REDIS_URL is set, else an embedded SQLite file.
+    redis_url: SecretStr | None = None
+    redis_key_prefix: str = "agent"
+    redis_ttl_seconds: int | None = Field(None, ge=1)
+    sqlite_path: Path = Path(".data/checkpoints.sqlite")
+
+    # Requests.
+    default_graph: str = "streaming-chat"
+    max_message_chars: int = Field(32_000, ge=1)
+    sse_ping_seconds: float = Field(15.0, gt=0)
+
+    @property
+    def token_delay(self) -> float:
+        return self.offline_token_delay_ms / 1000

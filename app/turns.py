@@ -1,0 +1,281 @@
+"""A chat turn: checked before the response starts, then run as a stream of text deltas.
+
+Everything that can be refused (body, graph, settings, thread) is refused in :meth:`Turns.prepare`
+so the client gets a real status code; :meth:`Turns.run` then yields the reply's text deltas and,
+last, the ``final`` payload, raising an :class:`AppError` if the turn fails part-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, cast
+
+from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import ValidationError
+
+from app.errors import (
+    GraphNotFound,
+    ThreadGraphMismatch,
+    ThreadNotFound,
+    UpstreamTimeout,
+    ValidationFailed,
+)
+from app.persistence.factory import Checkpointer
+from app.schemas import ChatRequest
+from app.settings import Settings
+from app.upstream import to_app_error
+from graphs import ChatModelFactory, GraphSettings, GraphVersion, Registry
+from graphs.registry import UnknownGraph
+from graphs.versions import InvalidReference, Reference
+
+Graph = CompiledStateGraph[Any, Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One validated request, bound to a graph version and a thread."""
+
+    request_id: str
+    thread_id: str
+    user_id: str
+    agent_id: str | None
+    graph: GraphVersion
+    settings: GraphSettings
+    content: str
+    received: float  # time.perf_counter() when the request arrived
+
+    def config(self) -> RunnableConfig:
+        return {
+            "configurable": {"thread_id": self.thread_id},
+            # Copied into every checkpoint's metadata: binds the thread to its graph and owner.
+            "metadata": {
+                "graph_name": self.graph.name,
+                "graph_version": str(self.graph.version),
+                "user_id": self.user_id,
+                "request_id": self.request_id,
+            },
+            "run_name": self.graph.ref,
+        }
+
+
+@dataclass
+class Reply:
+    """What a turn produced; becomes the ``final`` frame and the ``/generate`` body."""
+
+    text: str
+    model: str | None
+    usage: Mapping[str, int] | None
+    finish_reason: str | None
+    ttft_ms: float | None
+    total_ms: float
+
+
+class Turns:
+    """Prepares and runs turns against the compiled graphs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        graphs: Mapping[str, Graph],
+        checkpointer: Checkpointer,
+        models: ChatModelFactory,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._graphs = graphs
+        self._checkpointer = checkpointer
+        self._models = models
+
+    async def prepare(self, body: ChatRequest, request_id: str) -> Turn:
+        received = time.perf_counter()
+        graph = self._resolve(body)
+        settings = self._graph_settings(graph, body.graph_settings)
+        content = self._content(body.message.content)
+        turn = Turn(
+            request_id=request_id,
+            thread_id=body.thread_id or uuid.uuid4().hex,
+            user_id=body.user_id,
+            agent_id=body.agent_id,
+            graph=graph,
+            settings=settings,
+            content=content,
+            received=received,
+        )
+        if body.thread_id is not None:
+            await self._check_thread(turn)
+        return turn
+
+    async def run(self, turn: Turn) -> AsyncIterator[str | Reply]:
+        """Yield the reply's non-empty text deltas as they arrive, then one :class:`Reply`."""
+        graph = self._graphs[turn.graph.ref]
+        # A client retrying a request id replaces its own message instead of adding a copy.
+        message = HumanMessage(turn.content, id=f"{turn.request_id}:user")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + self._settings.upstream_first_token_timeout
+        parts: list[str] = []
+        ttft_ms: float | None = None
+        usage: dict[str, int] | None = None
+        finish_reason: str | None = None
+        model: str | None = None
+        stream = cast(
+            AsyncGenerator[tuple[Any, Any], None],
+            graph.astream(
+                {"messages": [message]},
+                turn.config(),
+                context=turn.settings,
+                stream_mode="messages",
+                # One checkpoint per turn, written when the run ends, even when it fails.
+                durability="exit",
+            ),
+        )
+        try:
+            async with aclosing(stream):
+                while True:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            chunk, _ = await anext(stream)
+                    except StopAsyncIteration:
+                        break
+                    if not isinstance(chunk, AIMessageChunk):
+                        continue
+                    text = chunk.content if isinstance(chunk.content, str) else chunk.text
+                    if text:
+                        if ttft_ms is None:
+                            ttft_ms = (time.perf_counter() - turn.received) * 1000
+                            deadline = start + self._settings.upstream_timeout
+                        parts.append(text)
+                        yield text
+                    if chunk.usage_metadata:
+                        usage = dict(chunk.usage_metadata)  # type: ignore[arg-type]
+                    meta = chunk.response_metadata
+                    if meta:
+                        finish_reason = meta.get("finish_reason", finish_reason)
+                        model = meta.get("model_name", model)
+        except TimeoutError:
+            waited = "first token" if ttft_ms is None else "whole reply"
+            raise UpstreamTimeout(
+                f"The model provider timed out waiting for the {waited}."
+            ) from None
+        except Exception as exc:
+            error = to_app_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        yield Reply(
+            text="".join(parts),
+            model=model,
+            usage=usage,
+            finish_reason=finish_reason,
+            ttft_ms=ttft_ms,
+            total_ms=(time.perf_counter() - turn.received) * 1000,
+        )
+
+    def final_payload(self, turn: Turn, reply: Reply) -> dict[str, Any]:
+        usage = reply.usage
+        return {
+            "text": reply.text,
+            "attachments": [],
+            "metadata": {
+                "requestId": turn.request_id,
+                "threadId": turn.thread_id,
+                "userId": turn.user_id,
+                "agentId": turn.agent_id,
+                "graphType": turn.graph.ref,
+                "model": reply.model or getattr(turn.settings, "model", None) or "unknown",
+                "provider": self._models.provider,
+                "usage": {
+                    "inputTokens": usage.get("input_tokens", 0),
+                    "outputTokens": usage.get("output_tokens", 0),
+                    "totalTokens": usage.get("total_tokens", 0),
+                }
+                if usage
+                else None,
+                "finishReason": reply.finish_reason,
+                "timings": {
+                    "ttftMs": _ms(reply.ttft_ms),
+                    "totalMs": _ms(reply.total_ms),
+                },
+            },
+        }
+
+    def _resolve(self, body: ChatRequest) -> GraphVersion:
+        top = body.graph_type
+        inner = body.graph_settings.get("graphType")
+        if inner is not None and not isinstance(inner, str):
+            raise ValidationFailed("graphSettings.graphType must be a string like 'name::1.0.0'")
+        try:
+            if top and inner and Reference.parse(top).name != Reference.parse(inner).name:
+                raise ValidationFailed(
+                    f"graphType {top!r} and graphSettings.graphType {inner!r} name different "
+                    "graphs; send one, or the same graph in both"
+                )
+            return self._registry.resolve(inner or top or self._settings.default_graph)
+        except InvalidReference as exc:
+            raise ValidationFailed(str(exc)) from None
+        except UnknownGraph as exc:
+            raise GraphNotFound(str(exc), details={"available": exc.available}) from None
+
+    @staticmethod
+    def _graph_settings(graph: GraphVersion, raw: Mapping[str, Any]) -> GraphSettings:
+        values = {k: v for k, v in raw.items() if k != "graphType"}
+        try:
+            return graph.settings.model_validate(values)
+        except ValidationError as exc:
+            details = [
+                {"loc": ["graphSettings", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_input=False)
+            ]
+            first = details[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValidationFailed(
+                f"invalid settings for {graph.ref}: {where}: {first['msg']}", details=details
+            ) from None
+
+    def _content(self, content: str) -> str:
+        if not content.strip():
+            raise ValidationFailed("message.content is empty")
+        if "\x00" in content:
+            raise ValidationFailed("message.content contains a null byte")
+        if len(content) > self._settings.max_message_chars:
+            raise ValidationFailed(
+                f"message.content is {len(content)} characters; the limit is "
+                f"{self._settings.max_message_chars}"
+            )
+        return content
+
+    async def _check_thread(self, turn: Turn) -> None:
+        """A thread continues with its own graph (any version) and only for its owner."""
+        try:
+            saved = await self._checkpointer.saver.aget_tuple(
+                {"configurable": {"thread_id": turn.thread_id, "checkpoint_ns": ""}}
+            )
+        except Exception as exc:
+            error = to_app_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        if saved is None:
+            return
+        owner = saved.metadata.get("user_id")
+        if owner is not None and owner != turn.user_id:
+            # 404, not 403: another user's thread id must reveal nothing.
+            raise ThreadNotFound(f"thread {turn.thread_id!r} was not found")
+        bound = saved.metadata.get("graph_name")
+        if bound is not None and bound != turn.graph.name:
+            raise ThreadGraphMismatch(
+                f"thread {turn.thread_id!r} belongs to graph {bound!r}; it cannot continue "
+                f"with {turn.graph.name!r} (any version of {bound!r} can)"
+            )
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

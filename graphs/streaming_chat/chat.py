@@ -1,0 +1,61 @@
+"""The streaming-chat graph shared by its versions: one node that calls the chat model.
+
+A version supplies its settings model and how those settings become a system prompt; the
+graph keeps only the conversation in its state, so the system prompt is applied on each call
+and never stored in the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from langchain_core.messages import BaseMessage, SystemMessage
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field
+
+from graphs.models import ChatModelFactory, ModelConfig
+from graphs.registry import GraphSettings
+
+NODE = "chat"
+
+
+class ChatSettings(GraphSettings):
+    """Settings every streaming-chat version accepts."""
+
+    model: str = Field("gpt-4o-mini", min_length=1, max_length=128, description="Model name")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
+    max_tokens: int | None = Field(
+        None, alias="maxTokens", ge=1, le=65536, description="Upper bound on reply tokens"
+    )
+    system_prompt: str | None = Field(
+        None, alias="systemPrompt", max_length=8000, description="Applied on every call"
+    )
+
+
+S = TypeVar("S", bound=ChatSettings)
+
+
+def build_chat_graph(
+    models: ChatModelFactory,
+    settings_type: type[S],
+    system_prompt: Callable[[S], str | None],
+) -> StateGraph[Any, Any, Any, Any]:
+    """A ``StateGraph`` over the conversation with one node that calls the model."""
+
+    async def chat(state: MessagesState, runtime: Runtime[S]) -> dict[str, list[BaseMessage]]:
+        settings = runtime.context if runtime.context is not None else settings_type()
+        llm = models(ModelConfig(settings.model, settings.temperature, settings.max_tokens))
+        messages: list[BaseMessage] = list(state["messages"])
+        prompt = system_prompt(settings)
+        if prompt:
+            messages.insert(0, SystemMessage(prompt))
+        reply = await llm.ainvoke(messages)
+        return {"messages": [reply]}
+
+    graph = StateGraph(MessagesState, context_schema=settings_type)
+    graph.add_node(NODE, chat)
+    graph.add_edge(START, NODE)
+    graph.add_edge(NODE, END)
+    return graph
