@@ -1,0 +1,49 @@
+"""Build and store checkpoints the way LangGraph's loop does, without a graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_checkpoint
+
+
+def config(thread_id: str, checkpoint_id: str | None = None, ns: str = "") -> RunnableConfig:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ns}
+    if checkpoint_id is not None:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+async def put(
+    saver: BaseCheckpointSaver[Any],
+    thread_id: str,
+    *,
+    changed: dict[str, Any] | None = None,
+    parent: RunnableConfig | None = None,
+    ns: str = "",
+    **metadata: Any,
+) -> RunnableConfig:
+    """Store a child of ``parent`` (or a first checkpoint) in which ``changed`` got new values.
+
+    Like the loop, only changed channels get a new version; the others keep theirs.
+    """
+    previous: Checkpoint | None = None
+    if parent is not None:
+        found = await saver.aget_tuple(parent)
+        assert found is not None
+        previous = found.checkpoint
+    checkpoint = empty_checkpoint()
+    if previous is not None:
+        checkpoint["channel_values"] = dict(previous["channel_values"])
+        checkpoint["channel_versions"] = dict(previous["channel_versions"])
+    new_versions = {}
+    for channel, value in (changed or {}).items():
+        version = saver.get_next_version(checkpoint["channel_versions"].get(channel), None)
+        checkpoint["channel_versions"][channel] = version
+        checkpoint["channel_values"][channel] = value
+        new_versions[channel] = version
+    cfg = config(thread_id, parent["configurable"]["checkpoint_id"] if parent else None, ns)
+    return await saver.aput(
+        cfg, checkpoint, {"source": "loop", "step": 0, **metadata}, new_versions
+    )
