@@ -14,7 +14,7 @@ from app.routes import chat, meta
 from app.services import Services
 from app.settings import Settings
 from app.turns import Turns
-from graphs import ChatModelFactory, Upstream, build_registry, model_factory
+from graphs import ChatModelFactory, Registry, Upstream, build_registry, model_factory
 
 log = logging.getLogger("app")
 
@@ -31,13 +31,14 @@ def models_for(settings: Settings) -> ChatModelFactory:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the server. ``settings`` defaults to the environment and ``.env``."""
+def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
+    """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
+    ``registry`` (default: every graph in ``graphs.catalog``)."""
     settings = settings if settings is not None else Settings()
+    registry = registry if registry is not None else build_registry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = build_registry()
         models = models_for(settings)
         async with open_checkpointer(settings) as checkpointer:
             # Compiled once, with the checkpointer, for the server's whole life.
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else:
                 log.info("model: %s", models.describe())
             log.info("checkpointer: %s; graphs: %s", checkpointer.kind, ", ".join(sorted(graphs)))
-            yield
+            try:
+                yield
+            finally:
+                await models.aclose()
 
     app = FastAPI(
         title="Agent server",

@@ -166,7 +166,7 @@ class Turns:
                 f"The model provider timed out waiting for the {waited}."
             ) from None
         except Exception as exc:
-            error = to_app_error(exc)
+            error = to_app_error(exc, streaming=ttft_ms is not None)
             if error is None:
                 raise
             raise error from exc

@@ -18,8 +18,11 @@ from app.errors import (
 )
 
 
-def to_app_error(exc: BaseException) -> AppError | None:
-    """The :class:`AppError` for a failure during a turn, or ``None`` if it is a bug."""
+def to_app_error(exc: BaseException, *, streaming: bool = False) -> AppError | None:
+    """The :class:`AppError` for a failure during a turn, or ``None`` if it is a bug.
+
+    ``streaming`` says the reply had started, so a lost connection means a cut-off stream.
+    """
     if isinstance(exc, AppError):
         return exc
     if isinstance(exc, openai.AuthenticationError):
@@ -41,6 +44,8 @@ def to_app_error(exc: BaseException) -> AppError | None:
         return UpstreamError(
             f"The model provider answered HTTP {exc.status_code}: {_short(exc.message)}"
         )
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError) and streaming:
+        return UpstreamError("The model provider's stream was cut off before the reply ended.")
     if isinstance(exc, openai.APIConnectionError):
         return UpstreamError("The model provider could not be reached.")
     if isinstance(exc, httpx.TransportError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -44,6 +45,8 @@ class ChatModelFactory(Protocol):
 
     def describe(self) -> dict[str, object]: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Upstream:
@@ -64,6 +67,12 @@ class OpenAIModels:
     def __init__(self, upstream: Upstream) -> None:
         self._upstream = upstream
         self._cache: dict[ModelConfig, BaseChatModel] = {}
+        # Our own pool, closed with the server: ChatOpenAI's default one is process-wide and
+        # would outlive the event loop it was opened on.
+        self._http = httpx.AsyncClient(
+            timeout=upstream.timeout,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        )
 
     def __call__(self, config: ModelConfig) -> BaseChatModel:
         model = self._cache.get(config)
@@ -79,12 +88,16 @@ class OpenAIModels:
                 base_url=self._upstream.base_url,
                 max_retries=self._upstream.max_retries,
                 timeout=self._upstream.timeout,
+                http_async_client=self._http,
             )
             self._cache[config] = model
         return model
 
     def describe(self) -> dict[str, object]:
         return {"provider": self.provider, "baseUrl": self._upstream.base_url or "default"}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 class OfflineModels:
@@ -103,6 +116,9 @@ class OfflineModels:
             "provider": self.provider,
             "note": "no OPENAI_API_KEY is set: replies come from the built-in offline model",
         }
+
+    async def aclose(self) -> None:
+        return None
 
 
 def model_factory(upstream: Upstream) -> ChatModelFactory:

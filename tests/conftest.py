@@ -1,13 +1,20 @@
-"""Session-wide real parts: Redis on loopback, and an environment free of the developer's settings."""
+"""Real parts for every test: Redis and the OpenAI stand-in on loopback, a live server."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from app import Settings, create_app
+from bench.openai_standin import OpenAIStandIn
+from graphs import Registry
+from tests.support.live_server import LiveServer
 from tests.support.redis_server import RedisServer
 
 # Settings the server reads; a developer's shell must not leak them into tests.
@@ -50,3 +57,58 @@ def redis_db(redis_url: str) -> Iterator[str]:
     client.flushdb()
     client.close()
     yield redis_url
+
+
+# --- The server under test, against the OpenAI stand-in ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[OpenAIStandIn]:
+    standin = OpenAIStandIn()
+    with standin.running():
+        yield standin
+
+
+@pytest.fixture
+def upstream(standin_server: OpenAIStandIn) -> OpenAIStandIn:
+    """The OpenAI stand-in, with no script and no history from earlier tests."""
+    standin_server.reset()
+    return standin_server
+
+
+ServerFactory = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def make_server(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers with settings overrides; online against the stand-in unless told."""
+    started: list[LiveServer] = []
+
+    def start(*, registry: Registry | None = None, **overrides: Any) -> LiveServer:
+        values: dict[str, Any] = {
+            "openai_api_key": "test-key",
+            "openai_base_url": upstream.base_url,
+            "upstream_max_retries": 0,
+            "sqlite_path": tmp_path / f"memory-{len(started)}.sqlite",
+        }
+        values.update(overrides)
+        settings = Settings(_env_file=None, **values)
+        server = LiveServer(create_app(settings, registry=registry))
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: ServerFactory) -> LiveServer:
+    return make_server()
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        yield http

@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse
 
 from app.errors import AppError, UpstreamError
 from app.responses import JSONResponse
+from app.runs import Run
 from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse
 from app.services import ServicesDep
 from app.sse import chunk_frame, event_frame
@@ -28,15 +29,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _frames(turns: Turns, turn: Turn) -> AsyncIterator[bytes]:
+async def _frames(turns: Turns, run: Run) -> AsyncIterator[bytes]:
+    turn = run.turn
     frame_id = 0
     try:
-        async for item in turns.run(turn):
-            frame_id += 1
-            if isinstance(item, str):
-                yield chunk_frame(frame_id, item)
-            else:
-                yield event_frame(frame_id, "final", turns.final_payload(turn, item))
+        async for batch in run.batches():
+            out = []
+            for item in batch:
+                frame_id += 1
+                if isinstance(item, str):
+                    out.append(chunk_frame(frame_id, item))
+                else:
+                    out.append(event_frame(frame_id, "final", turns.final_payload(turn, item)))
+            yield b"".join(out)
     except AppError as exc:
         log.warning("stream %s failed: %s: %s", turn.request_id, exc.code, exc.message)
         yield event_frame(frame_id + 1, "error", exc.payload(turn.request_id))
@@ -44,6 +49,9 @@ async def _frames(turns: Turns, turn: Turn) -> AsyncIterator[bytes]:
         log.exception("stream %s failed unexpectedly", turn.request_id)
         error = AppError("The server failed unexpectedly while streaming.")
         yield event_frame(frame_id + 1, "error", error.payload(turn.request_id))
+    finally:
+        # The client is gone (or the stream ended): stop the run if it is still going.
+        run.cancel()
 
 
 async def _prepare(request: Request, body: ChatRequest, services: ServicesDep) -> Turn:
@@ -67,7 +75,7 @@ async def _prepare(request: Request, body: ChatRequest, services: ServicesDep) -
 async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventSourceResponse:
     turn = await _prepare(request, body, services)
     return EventSourceResponse(
-        _frames(services.turns, turn),
+        _frames(services.turns, Run(services.turns, turn)),
         ping=services.settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache"},
     )
@@ -86,9 +94,13 @@ async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> 
 async def generate(request: Request, body: ChatRequest, services: ServicesDep) -> JSONResponse:
     turn = await _prepare(request, body, services)
     reply: Reply | None = None
-    async for item in services.turns.run(turn):
-        if isinstance(item, Reply):
-            reply = item
+    run = Run(services.turns, turn)
+    try:
+        async for batch in run.batches():
+            if isinstance(batch[-1], Reply):
+                reply = batch[-1]
+    finally:
+        run.cancel()
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
     return JSONResponse(services.turns.final_payload(turn, reply))

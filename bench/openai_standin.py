@@ -1,0 +1,305 @@
+"""A stand-in for the OpenAI chat-completions API: a real HTTP/1.1 server on loopback.
+
+``ChatOpenAI`` talks to it exactly as to the vendor (streamed chunks, a usage chunk, ``[DONE]``,
+non-streamed replies), so the client's real code runs. Tests script faults per request (HTTP
+401/429/500 before the stream, a connection dropped mid-stream, slow tokens), read back what
+each request carried, and learn when a client closed a stream early.
+
+Written on raw asyncio streams rather than a web framework so that, in benchmarks, the stand-in
+costs as little CPU as it can and does not blur the figures of the server under test.
+
+Run alone: ``python -m bench.openai_standin --port 9100 --tokens 200 --delay-ms 20``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+STORY = (
+    "Once upon a time a space explorer charted the quiet edge of the galaxy and found a small "
+    "blue world that sang back when she spoke to it"
+)
+
+
+@dataclass
+class Reply:
+    """How the stand-in answers one request."""
+
+    tokens: list[str] | None = None  # None: ``token_count`` words from WORDS
+    token_count: int = 12
+    delay: float = 0.0  # seconds before each token
+    first_delay: float = 0.0  # extra seconds before the first token
+    status: int = 200  # anything else is returned as an error before the stream starts
+    error_message: str = "stand-in error"
+    drop_after: int | None = None  # close the connection after this many tokens
+    finish_reason: str = "stop"
+
+    def words(self) -> list[str]:
+        if self.tokens is not None:
+            return self.tokens
+        return [
+            f"{w} "
+            for w, _ in zip(itertools.cycle(STORY.split()), range(self.token_count), strict=False)
+        ]
+
+
+@dataclass
+class Seen:
+    """What one request carried, and how its response ended."""
+
+    body: dict[str, Any]
+    tokens_sent: int = 0
+    closed_by_client: bool = False
+    finished: bool = False
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", []))
+
+
+@dataclass
+class OpenAIStandIn:
+    """The server; ``start()``/``stop()`` on an event loop, or ``running()`` in a thread."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    default: Reply = field(default_factory=Reply)
+    script: deque[Reply] = field(default_factory=deque)
+    seen: list[Seen] = field(default_factory=list)
+    _server: asyncio.Server | None = None
+    _connections: set[asyncio.Task[None]] = field(default_factory=set)
+    _ids: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def enqueue(self, *replies: Reply) -> None:
+        """The next requests get these replies, in order; later ones get ``default``."""
+        self.script.extend(replies)
+
+    def reset(self) -> None:
+        self.script.clear()
+        self.seen.clear()
+        self.default = Reply()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=2048)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[OpenAIStandIn]:
+        """Serve from a background thread with its own event loop."""
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            ready.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=serve, name="openai-standin", daemon=True)
+        thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the OpenAI stand-in did not start")
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (h.partition(":") for h in header_lines if h)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                method, path, _ = request_line.split(" ", 2)
+                keep_open = await self._respond(method, path, body, writer)
+                if not keep_open or headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            # stop() cancels open connections; ending quietly keeps asyncio's stream callback
+            # (which asks a cancelled task for its exception on 3.11) from logging noise.
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.transport.abort()
+
+    async def _respond(
+        self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            await _send_json(writer, 404, {"error": {"message": f"no route {method} {path}"}})
+            return True
+        body = orjson.loads(raw or b"{}")
+        seen = Seen(body)
+        self.seen.append(seen)
+        reply = self.script.popleft() if self.script else self.default
+        if reply.status != 200:
+            error = {"message": reply.error_message, "type": "stand_in", "code": reply.status}
+            await _send_json(writer, reply.status, {"error": error})
+            return True
+        if not body.get("stream"):
+            await self._complete(body, reply, writer)
+            seen.finished = True
+            return True
+        return await self._stream(body, reply, seen, writer)
+
+    async def _complete(self, body: dict[str, Any], reply: Reply, writer: Any) -> None:
+        words = reply.words()
+        await asyncio.sleep(reply.first_delay + reply.delay * len(words))
+        await _send_json(
+            writer,
+            200,
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "gpt-4o-mini"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(words)},
+                        "finish_reason": reply.finish_reason,
+                    }
+                ],
+                "usage": _usage(body, words),
+            },
+        )
+
+    async def _stream(
+        self, body: dict[str, Any], reply: Reply, seen: Seen, writer: asyncio.StreamWriter
+    ) -> bool:
+        words = reply.words()
+        head = (
+            b'{"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%s,'
+            b'"system_fingerprint":null,"choices":'
+            % (next(self._ids), int(time.time()), orjson.dumps(body.get("model", "gpt-4o-mini")))
+        )
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n"
+        )
+
+        def event(choices: bytes, extra: bytes = b"") -> bytes:
+            data = b"data: " + head + choices + extra + b"}\n\n"
+            return b"%x\r\n%s\r\n" % (len(data), data)
+
+        try:
+            writer.write(
+                event(
+                    b'[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]'
+                )
+            )
+            await writer.drain()
+            if reply.first_delay:
+                await asyncio.sleep(reply.first_delay)
+            for i, word in enumerate(words):
+                if reply.drop_after is not None and i >= reply.drop_after:
+                    # Cut mid-stream: no final chunk, no [DONE], connection gone.
+                    writer.transport.abort()
+                    return False
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                delta = b'{"content":%s}' % orjson.dumps(word)
+                writer.write(event(b'[{"index":0,"delta":%s,"finish_reason":null}]' % delta))
+                await writer.drain()
+                seen.tokens_sent += 1
+                if writer.transport.is_closing():
+                    raise ConnectionResetError
+            finish = orjson.dumps(reply.finish_reason)
+            writer.write(event(b'[{"index":0,"delta":{},"finish_reason":%s}]' % finish))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                writer.write(event(b"[]", b',"usage":' + orjson.dumps(_usage(body, words))))
+            done = b"data: [DONE]\n\n"
+            writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+            await writer.drain()
+        except (ConnectionError, RuntimeError):
+            seen.closed_by_client = True
+            return False
+        seen.finished = True
+        return True
+
+    def closed_by_client(self) -> list[Seen]:
+        return [s for s in self.seen if s.closed_by_client]
+
+
+def _usage(body: dict[str, Any], words: list[str]) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(words),
+        "total_tokens": prompt + len(words),
+    }
+
+
+async def _send_json(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
+    data = orjson.dumps(payload)
+    writer.write(
+        b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: keep-alive\r\n\r\n%s" % (status, len(data), data)
+    )
+    await writer.drain()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        standin = OpenAIStandIn(
+            host=args.host,
+            port=args.port,
+            default=Reply(token_count=args.tokens, delay=args.delay_ms / 1000),
+        )
+        await standin.start()
+        print(f"OpenAI stand-in on {standin.base_url}", flush=True)
+        # Benchmarks run for hours at most; keep no per-request history.
+        while True:
+            await asyncio.sleep(5)
+            standin.seen.clear()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
