@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_checkpoint
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointMetadata,
+    empty_checkpoint,
+)
 
 
 def config(thread_id: str, checkpoint_id: str | None = None, ns: str = "") -> RunnableConfig:
@@ -44,6 +49,5 @@ async def put(
         checkpoint["channel_values"][channel] = value
         new_versions[channel] = version
     cfg = config(thread_id, parent["configurable"]["checkpoint_id"] if parent else None, ns)
-    return await saver.aput(
-        cfg, checkpoint, {"source": "loop", "step": 0, **metadata}, new_versions
-    )
+    meta = cast(CheckpointMetadata, {"source": "loop", "step": 0, **metadata})
+    return await saver.aput(cfg, checkpoint, meta, new_versions)

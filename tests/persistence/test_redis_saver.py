@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +16,7 @@ from tests.persistence.checkpoints import config, put
 
 async def _fields(raw: aioredis.Redis, thread_id: str, kind: bytes) -> list[bytes]:
     """Hash fields of one kind (b"c", b"b" or b"w") that a thread holds."""
-    names = await raw.hkeys(f"{{lg:t:{thread_id}}}:data")
+    names = cast("list[bytes]", await raw.hkeys(f"{{lg:t:{thread_id}}}:data"))
     return sorted(n for n in names if n.split(b"\0", 1)[0] == kind)
 
 
@@ -269,7 +269,8 @@ async def test_saver_when_custom_serde_then_it_encodes_everything(
     assert found is not None and found.checkpoint["channel_values"] == {"a": {1, 2}}
     assert found.pending_writes == [("task", "a", {3})]
     (blob,) = await _fields(raw, "t", b"b")
-    assert (await raw.hget("{lg:t:t}:data", blob) or b"").startswith(b"msgpack\0")
+    stored_blob = cast("bytes", await raw.hget("{lg:t:t}:data", blob))
+    assert stored_blob.startswith(b"msgpack\0")
 
 
 async def test_aput_when_name_contains_nul_then_value_error(saver: RedisSaver) -> None:
