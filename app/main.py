@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app import handlers
 from app.persistence import open_checkpointer
-from app.routes import chat, meta
+from app.routes import chat, meta, playground
 from app.services import Services
 from app.settings import Settings
 from app.turns import Turns
@@ -75,4 +75,6 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     handlers.install(app)
     app.include_router(chat.router)
     app.include_router(meta.router)
+    if settings.playground:
+        app.include_router(playground.router)
     return app

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(32_000, ge=1)
     sse_ping_seconds: float = Field(15.0, gt=0)
 
+    # The chat playground page at GET /; turn it off in production if you do not want it.
+    playground: bool = True
+
     @property
     def token_delay(self) -> float:
         return self.offline_token_delay_ms / 1000
