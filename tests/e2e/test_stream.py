@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 
 from bench.openai_standin import OpenAIStandIn, Reply
+from tests.e2e.bodies import SEED_STREAM
 from tests.support.sse import frames, stream
 
-SEED_BODY: dict[str, Any] = {
-    "requestId": "req-001",
-    "threadId": "thread-001",
-    "userId": "user-001",
-    "agentId": "agent-001",
-    "graphType": "streaming-chat",
-    "graphSettings": {"graphType": "streaming-chat::1.0.0"},
-    "message": {"content": "Tell me a story about a space explorer"},
-}
+SEED_BODY = SEED_STREAM
 
 
 async def test_seed_stream_body_gets_chunks_then_one_final(
