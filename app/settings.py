@@ -13,7 +13,12 @@ class Settings(BaseSettings):
     """Every setting is an environment variable of the same name (see ``.env.example``)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # A blank line in .env (as .env.example ships) means "use the default".
+        env_ignore_empty=True,
     )
 
     host: str = "127.0.0.1"
