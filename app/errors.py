@@ -43,6 +43,11 @@ class ThreadNotFound(AppError):
     code = "thread_not_found"
 
 
+class RunNotFound(AppError):
+    status = 404
+    code = "run_not_found"
+
+
 class ThreadGraphMismatch(AppError):
     status = 409
     code = "thread_graph_mismatch"

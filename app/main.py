@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from app import handlers
 from app.persistence import open_checkpointer
-from app.routes import chat, meta, playground
+from app.routes import chat, meta, playground, threads
+from app.runs import Runs
 from app.services import Services
 from app.settings import Settings
 from app.turns import Turns
@@ -46,12 +47,15 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 g.ref: g.build(models).compile(checkpointer=checkpointer.saver, name=g.ref)
                 for g in registry
             }
+            turns = Turns(settings, registry, graphs, checkpointer, models)
+            runs = Runs(turns, multitask=settings.multitask, wait=settings.multitask_wait_seconds)
             app.state.services = Services(
                 settings=settings,
                 registry=registry,
                 models=models,
                 checkpointer=checkpointer,
-                turns=Turns(settings, registry, graphs, checkpointer, models),
+                turns=turns,
+                runs=runs,
             )
             if models.provider == "offline":
                 log.warning(
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             try:
                 yield
             finally:
+                await runs.drain(grace=0)
                 await models.aclose()
 
     app = FastAPI(
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     handlers.install(app)
     app.include_router(chat.router)
     app.include_router(meta.router)
+    app.include_router(threads.router)
     if settings.playground:
         app.include_router(playground.router)
     return app

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Ids end up in Redis keys, logs and URLs: keep them to a safe, bounded alphabet.
 Id = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", min_length=1, max_length=128),
+]
+
+RequestIdPath = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", min_length=1, max_length=128)
+]
+ThreadIdPath = RequestIdPath
+UserIdQuery = Annotated[
+    str,
+    Query(alias="userId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", min_length=1, max_length=128),
 ]
 
 SEED_STREAM_EXAMPLE: dict[str, Any] = {

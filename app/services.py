@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.persistence.factory import Checkpointer
+from app.runs import Runs
 from app.settings import Settings
 from app.turns import Turns
 from graphs import ChatModelFactory, Registry
@@ -20,6 +21,7 @@ class Services:
     models: ChatModelFactory
     checkpointer: Checkpointer
     turns: Turns
+    runs: Runs
 
 
 def get_services(request: Request) -> Services:

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(32_000, ge=1)
     sse_ping_seconds: float = Field(15.0, gt=0)
 
+    # Reliability.
+    on_disconnect: Literal["cancel", "continue"] = Field(
+        "cancel", description="cancel: stop the run when its client leaves; continue: finish it"
+    )
+    multitask: Literal["reject", "enqueue"] = Field(
+        "reject", description="a request on a busy thread: 409 at once, or wait its turn"
+    )
+    multitask_wait_seconds: float = Field(30.0, gt=0)
+
     # The chat playground page at GET /; turn it off in production if you do not want it.
     playground: bool = True
 

@@ -8,6 +8,7 @@ last, the ``final`` payload, raising an :class:`AppError` if the turn fails part
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -15,8 +16,9 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, cast
 
-from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import ValidationError
 
@@ -36,6 +38,7 @@ from graphs.registry import UnknownGraph
 from graphs.versions import InvalidReference, Reference
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
+log = logging.getLogger("app.turns")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ class Turn:
             },
             "run_name": self.graph.ref,
         }
+
+
+class TurnCancelled(Exception):
+    """The turn's task was cancelled; ``reply`` holds what had streamed, already saved."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__("turn cancelled")
+        self.reply = reply
 
 
 @dataclass
@@ -160,6 +171,21 @@ class Turns:
                     if meta:
                         finish_reason = meta.get("finish_reason", finish_reason)
                         model = meta.get("model_name", model)
+        except asyncio.CancelledError:
+            # Cancelled by request or by a client that left: keep what was streamed, so the
+            # thread reads as the client saw it, then report the partial reply.
+            text = "".join(parts)
+            await self._keep_partial(turn, message, text)
+            raise TurnCancelled(
+                Reply(
+                    text=text,
+                    model=model,
+                    usage=usage,
+                    finish_reason="cancelled",
+                    ttft_ms=ttft_ms,
+                    total_ms=(time.perf_counter() - turn.received) * 1000,
+                )
+            ) from None
         except TimeoutError:
             waited = "first token" if ttft_ms is None else "whole reply"
             raise UpstreamTimeout(
@@ -178,6 +204,23 @@ class Turns:
             ttft_ms=ttft_ms,
             total_ms=(time.perf_counter() - turn.received) * 1000,
         )
+
+    async def _keep_partial(self, turn: Turn, message: HumanMessage, text: str) -> None:
+        """Save the user's message and the partial reply as the turn's outcome.
+
+        Message ids make this idempotent: if the cancelled run had saved the user's message,
+        it is replaced, not repeated.
+        """
+        messages: list[Any] = [message]
+        if text:
+            messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
+        graph = self._graphs[turn.graph.ref]
+        try:
+            await graph.aupdate_state(
+                turn.config(), {"messages": messages}, as_node=turn.graph.reply_node
+            )
+        except Exception:
+            log.exception("could not save the partial reply of %s", turn.request_id)
 
     def final_payload(self, turn: Turn, reply: Reply) -> dict[str, Any]:
         usage = reply.usage
@@ -252,11 +295,11 @@ class Turns:
             )
         return content
 
-    async def _check_thread(self, turn: Turn) -> None:
-        """A thread continues with its own graph (any version) and only for its owner."""
+    async def load_thread(self, thread_id: str, user_id: str) -> CheckpointTuple | None:
+        """The thread's latest checkpoint, if it exists and belongs to ``user_id``."""
         try:
             saved = await self._checkpointer.saver.aget_tuple(
-                {"configurable": {"thread_id": turn.thread_id, "checkpoint_ns": ""}}
+                {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
             )
         except Exception as exc:
             error = to_app_error(exc)
@@ -264,11 +307,18 @@ class Turns:
                 raise
             raise error from exc
         if saved is None:
-            return
+            return None
         owner = saved.metadata.get("user_id")
-        if owner is not None and owner != turn.user_id:
+        if owner is not None and owner != user_id:
             # 404, not 403: another user's thread id must reveal nothing.
-            raise ThreadNotFound(f"thread {turn.thread_id!r} was not found")
+            raise ThreadNotFound(f"thread {thread_id!r} was not found")
+        return saved
+
+    async def _check_thread(self, turn: Turn) -> None:
+        """A thread continues with its own graph (any version) and only for its owner."""
+        saved = await self.load_thread(turn.thread_id, turn.user_id)
+        if saved is None:
+            return
         bound = saved.metadata.get("graph_name")
         if bound is not None and bound != turn.graph.name:
             raise ThreadGraphMismatch(

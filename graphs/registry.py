@@ -42,6 +42,8 @@ class GraphVersion:
     build: Builder = field(compare=False)
     description: str = ""
     default: bool = False
+    # The node whose message is the reply: a cancelled turn's partial reply is saved as its.
+    reply_node: str | None = None
 
     @property
     def ref(self) -> str:

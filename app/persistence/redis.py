@@ -8,10 +8,11 @@ whole or not at all. The key layout and the scripts live in ``redis_lua``; recor
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import redis.asyncio as aioredis
 from langchain_core.runnables import RunnableConfig
@@ -49,11 +50,13 @@ from app.persistence.redis_lua import (
 
 __all__ = ["RedisSaver", "RedisUnavailable"]
 
-# BusyLoadingError (a restarted Redis still loading its data) is a ConnectionError too.
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# BusyLoadingError (a restarted Redis still loading its data) is a ConnectionError too;
+# the builtin TimeoutError is the saver's own per-call deadline running out.
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError)
 _MIN_VERSION = (6, 2)  # ZRANGE ... BYLEX REV LIMIT
 
 ScriptCall = tuple[LuaScript, codec.ThreadKeys, Sequence[EncodableT]]
+T = TypeVar("T")
 
 
 class RedisUnavailable(StoreUnavailable):
@@ -78,6 +81,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         refresh_on_read: bool = False,
         keep_history: bool = True,
         page_size: int = 64,
+        call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(serde=serde)
@@ -93,6 +97,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self.refresh_on_read = refresh_on_read
         self.keep_history = keep_history
         self.page_size = page_size
+        self.call_timeout = call_timeout
         self._ttl_ms = 0 if ttl is None else max(1, round(ttl * 1000))
         self._read_ttl_ms = self._ttl_ms if refresh_on_read else 0
         self._keep = "1" if keep_history else "0"
@@ -109,6 +114,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         ttl: float | None = None,
         refresh_on_read: bool = False,
         keep_history: bool = True,
+        call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
         **client_kwargs: Any,
     ) -> AsyncIterator[RedisSaver]:
@@ -117,12 +123,15 @@ class RedisSaver(BaseCheckpointSaver[str]):
         ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``. The default retry policy
         is short, so a dead Redis fails a call in milliseconds instead of seconds, while a
         connection that went stale across a restart is still replaced transparently.
+        ``call_timeout`` bounds each saver call. The client gets no socket timeout of its own:
+        redis-py enforces that with ``asyncio.wait_for`` around every send, which spawns a
+        task and yields to the event loop before the command even leaves.
         """
         client_kwargs.setdefault(
             "retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2)
         )
         client_kwargs.setdefault("socket_connect_timeout", 2.0)
-        client_kwargs.setdefault("socket_timeout", 5.0)
+        client_kwargs.setdefault("socket_timeout", None)
         client = aioredis.Redis.from_url(url, **client_kwargs)
         saver = cls(
             client,
@@ -130,6 +139,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             ttl=ttl,
             refresh_on_read=refresh_on_read,
             keep_history=keep_history,
+            call_timeout=call_timeout,
             serde=serde,
         )
         saver._owns_client = True
@@ -146,10 +156,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         pipe.info("server")
         for script in ALL_SCRIPTS:
             pipe.script_load(script.source)
-        try:
-            info, *_ = await pipe.execute()
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        info, *_ = await self._call(pipe.execute())
         version = tuple(int(p) for p in str(info["redis_version"]).split(".")[:2])
         if version < _MIN_VERSION:
             raise RuntimeError(
@@ -158,10 +165,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     async def ping(self) -> None:
         """Raise :class:`RedisUnavailable` unless Redis answers; for readiness checks."""
-        try:
-            await self.client.ping()
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        await self._call(self.client.ping())
 
     async def aclose(self) -> None:
         """Close the client if this saver created it (``from_url``); a lent one stays open."""
@@ -323,13 +327,10 @@ class RedisSaver(BaseCheckpointSaver[str]):
                 yield item
 
     async def _checkpoint_names(self, keys: codec.ThreadKeys) -> list[tuple[str, str]]:
-        try:
-            names = cast(
-                "list[bytes]",
-                await self.client.zrange(keys.zindex, b"[c\0", b"(c\1", bylex=True),
-            )
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        names = cast(
+            "list[bytes]",
+            await self._call(self.client.zrange(keys.zindex, b"[c\0", b"(c\1", bylex=True)),
+        )
         out = []
         for name in names:
             _, ns, cid = name.split(b"\0", 2)
@@ -338,14 +339,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
 
     async def _thread_ids(self) -> list[str]:
         seen: dict[str, None] = {}  # SCAN may repeat a key; keep first-seen order
-        try:
-            async for key in self.client.scan_iter(
-                match=codec.thread_index_pattern(self.key_prefix), count=1000
-            ):
+        pattern = codec.thread_index_pattern(self.key_prefix)
+        cursor = 0
+        while True:
+            cursor, keys = await self._call(self.client.scan(cursor, match=pattern, count=1000))
+            for key in keys:
                 seen[codec.thread_id_of_index_key(self.key_prefix, key)] = None
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
-        return list(seen)
+            if cursor == 0:
+                return list(seen)
 
     # -- whole threads and runs --------------------------------------------------------
 
@@ -360,10 +361,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         pipe = self.client.pipeline(transaction=False)
         for key in run_keys:
             pipe.smembers(key)
-        try:
-            linked = await pipe.execute()
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        linked = await self._call(pipe.execute())
         runs_by_thread: dict[str, list[EncodableT]] = {}
         for run, thread_ids in zip(runs, linked, strict=True):
             for thread_id in thread_ids:
@@ -376,28 +374,26 @@ class RedisSaver(BaseCheckpointSaver[str]):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Merge every checkpoint, blob and write of the source into the target thread."""
         source, target = self._keys(str(source_thread_id)), self._keys(str(target_thread_id))
-        try:
-            read = self.client.pipeline(transaction=True)
-            read.hgetall(source.data)
-            read.zrange(source.zindex, 0, -1)
-            data, names = await read.execute()
-            if not data:
-                return
-            runs = {name.split(b"\0")[1] for name in names if name.startswith(b"r\0")}
-            if runs:
-                links = self.client.pipeline(transaction=False)
-                for run in runs:
-                    self._link_run(run.decode(), str(target_thread_id))(links)
-                await links.execute()
-            write = self.client.pipeline(transaction=True)
-            write.hset(target.data, mapping=data)
-            write.zadd(target.zindex, dict.fromkeys(names, 0))
-            if self._ttl_ms:
-                write.pexpire(target.data, self._ttl_ms)
-                write.pexpire(target.zindex, self._ttl_ms)
-            await write.execute()
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        read = self.client.pipeline(transaction=True)
+        read.hgetall(source.data)
+        read.zrange(source.zindex, 0, -1)
+        data, names = await self._call(read.execute())
+        if not data:
+            return
+        runs = {name.split(b"\0")[1] for name in names if name.startswith(b"r\0")}
+        if runs:
+            links = self.client.pipeline(transaction=False)
+            for run in runs:
+                self._link_run(run.decode(), str(target_thread_id))(links)
+            await self._call(links.execute())
+        # The target's two keys share a slot, so MULTI/EXEC lands them together.
+        write = self.client.pipeline(transaction=True)
+        write.hset(target.data, mapping=data)
+        write.zadd(target.zindex, dict.fromkeys(names, 0))
+        if self._ttl_ms:
+            write.pexpire(target.data, self._ttl_ms)
+            write.pexpire(target.zindex, self._ttl_ms)
+        await self._call(write.execute())
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest`` keeps the newest checkpoint per namespace; ``delete`` drops all."""
@@ -419,15 +415,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
             for run in runs:
                 pipe.srem(codec.run_key(self.key_prefix, run.decode()), thread_id)
         if len(pipe):
-            try:
-                await pipe.execute()
-            except _UNREACHABLE as exc:
-                raise self._unavailable(exc) from exc
+            await self._call(pipe.execute())
 
     # -- versions ----------------------------------------------------------------------
 
     def get_next_version(self, current: str | None, channel: None) -> str:
-        # The random suffix keeps a fork (update_state on an old checkpoint) from reusing a
+        # Zero-padded so versions compare as strings; 16 digits rather than the 32 of the SQL
+        # savers keeps every stored version (records, blob names) 24 bytes shorter. The random
+        # suffix keeps a fork (update_state on an old checkpoint) from reusing a
         # (channel, version) blob that another branch already wrote.
         if current is None:
             current_v = 0
@@ -435,7 +430,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             current_v = current
         else:
             current_v = int(current.split(".")[0])
-        return f"{current_v + 1:032}.{random.random():016}"
+        return f"{current_v + 1:016}.{random.getrandbits(32):08x}"
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -456,11 +451,20 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self, script: LuaScript, keys: codec.ThreadKeys, args: Sequence[EncodableT]
     ) -> Any:
         try:
-            try:
-                return await self.client.evalsha(script.sha, 2, *keys, *args)
-            except NoScriptError:
-                # A restarted or flushed Redis forgot the script; EVAL runs and re-caches it.
-                return await self.client.eval(script.source, 2, *keys, *args)
+            async with asyncio.timeout(self.call_timeout):
+                try:
+                    return await self.client.evalsha(script.sha, 2, *keys, *args)
+                except NoScriptError:
+                    # A restarted or flushed Redis forgot the script; EVAL runs and caches it.
+                    return await self.client.eval(script.source, 2, *keys, *args)
+        except _UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        """Await one Redis call within the deadline; a failure to reach Redis is typed."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                return await awaitable
         except _UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
 
@@ -476,10 +480,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         queued_before = len(pipe)
         for script, keys, args in calls:
             pipe.evalsha(script.sha, 2, *keys, *args)
-        try:
-            replies = await pipe.execute(raise_on_error=False)
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
+        replies = await self._call(pipe.execute(raise_on_error=False))
         for reply in replies[:queued_before]:
             if isinstance(reply, Exception):
                 raise reply

@@ -50,8 +50,9 @@ def thread_index_pattern(prefix: str) -> str:
     return f"{{{escaped}:t:*}}:index"
 
 
-def thread_id_of_index_key(prefix: str, key: bytes) -> str:
-    return key.decode()[len(prefix) + 4 : -len("}:index")]
+def thread_id_of_index_key(prefix: str, key: bytes | str) -> str:
+    name = key.decode() if isinstance(key, bytes) else key
+    return name[len(prefix) + 4 : -len("}:index")]
 
 
 def check_name(kind: str, value: str) -> str:

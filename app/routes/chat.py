@@ -10,26 +10,30 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
-from app.errors import AppError, UpstreamError
+from app.errors import AppError, RunNotFound, UpstreamError
 from app.responses import JSONResponse
 from app.runs import Run
-from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse
+from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse, RequestIdPath
 from app.services import ServicesDep
 from app.sse import chunk_frame, event_frame
-from app.turns import Reply, Turn, Turns
+from app.turns import Reply, Turns
 
 log = logging.getLogger("app.chat")
 router = APIRouter(tags=["chat"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorEnvelope, "description": "Unknown graph or version, or thread"},
-    409: {"model": ErrorEnvelope, "description": "The thread belongs to another graph"},
+    409: {
+        "model": ErrorEnvelope,
+        "description": "The thread belongs to another graph, is busy, or the requestId is "
+        "already running",
+    },
     422: {"model": ErrorEnvelope, "description": "Invalid body or graph settings"},
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},
 }
 
 
-async def _frames(turns: Turns, run: Run) -> AsyncIterator[bytes]:
+async def _frames(turns: Turns, run: Run, *, keep_running: bool) -> AsyncIterator[bytes]:
     turn = run.turn
     frame_id = 0
     try:
@@ -50,14 +54,17 @@ async def _frames(turns: Turns, run: Run) -> AsyncIterator[bytes]:
         error = AppError("The server failed unexpectedly while streaming.")
         yield event_frame(frame_id + 1, "error", error.payload(turn.request_id))
     finally:
-        # The client is gone (or the stream ended): stop the run if it is still going.
-        run.cancel()
+        # The client is gone (or the stream ended). ON_DISCONNECT=continue lets the run finish
+        # and save its answer; by default it stops, keeping what was streamed.
+        if not run.done and not keep_running:
+            run.cancel()
 
 
-async def _prepare(request: Request, body: ChatRequest, services: ServicesDep) -> Turn:
+async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> Run:
     request_id = body.request_id or uuid.uuid4().hex
     request.state.request_id = request_id
-    return await services.turns.prepare(body, request_id)
+    turn = await services.turns.prepare(body, request_id)
+    return await services.runs.start(turn)
 
 
 @router.post(
@@ -73,9 +80,10 @@ async def _prepare(request: Request, body: ChatRequest, services: ServicesDep) -
     },
 )
 async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventSourceResponse:
-    turn = await _prepare(request, body, services)
+    run = await _start(request, body, services)
+    keep_running = services.settings.on_disconnect == "continue"
     return EventSourceResponse(
-        _frames(services.turns, Run(services.turns, turn)),
+        _frames(services.turns, run, keep_running=keep_running),
         ping=services.settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache"},
     )
@@ -92,15 +100,31 @@ async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> 
     },
 )
 async def generate(request: Request, body: ChatRequest, services: ServicesDep) -> JSONResponse:
-    turn = await _prepare(request, body, services)
+    run = await _start(request, body, services)
+    turn = run.turn
     reply: Reply | None = None
-    run = Run(services.turns, turn)
     try:
         async for batch in run.batches():
             if isinstance(batch[-1], Reply):
                 reply = batch[-1]
     finally:
-        run.cancel()
+        if not run.done and services.settings.on_disconnect == "cancel":
+            run.cancel()
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
     return JSONResponse(services.turns.final_payload(turn, reply))
+
+
+@router.post(
+    "/cancel/{request_id}",
+    summary="Stop a run in flight; its stream ends with finishReason 'cancelled'",
+    responses={404: {"model": ErrorEnvelope, "description": "No such run in flight"}},
+)
+async def cancel(request_id: RequestIdPath, services: ServicesDep) -> dict[str, Any]:
+    run = services.runs.get(request_id)
+    if run is None or run.done:
+        raise RunNotFound(f"no run {request_id!r} is in flight")
+    run.stop()
+    # Answer once the partial reply is saved, so a history read right after sees it.
+    await run.wait(10)
+    return {"requestId": request_id, "cancelled": True}

@@ -8,7 +8,7 @@ from langgraph.graph import StateGraph
 
 from graphs.models import ChatModelFactory
 from graphs.registry import GraphVersion
-from graphs.streaming_chat.chat import ChatSettings, build_chat_graph
+from graphs.streaming_chat.chat import NODE, ChatSettings, build_chat_graph
 from graphs.versions import Version
 
 
@@ -25,5 +25,6 @@ GRAPH = GraphVersion(
     version=Version(1, 0, 0),
     settings=Settings,
     build=build,
+    reply_node=NODE,
     description="Chat with the model; the thread keeps the conversation.",
 )

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from graphs.models import ChatModelFactory
 from graphs.registry import GraphVersion
-from graphs.streaming_chat.chat import ChatSettings, build_chat_graph
+from graphs.streaming_chat.chat import NODE, ChatSettings, build_chat_graph
 from graphs.versions import Version
 
 Style = Literal["neutral", "concise", "friendly", "pirate"]
@@ -42,5 +42,6 @@ GRAPH = GraphVersion(
     version=Version(1, 1, 0),
     settings=Settings,
     build=build,
+    reply_node=NODE,
     description="Chat with a persona (style): neutral, concise, friendly or pirate.",
 )
