@@ -21,8 +21,9 @@ def main() -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        # Streams are long-lived: let them finish on SIGTERM for a while before closing.
-        timeout_graceful_shutdown=30,
+        # Streams get SHUTDOWN_GRACE_SECONDS to finish, then a server_shutdown frame; uvicorn
+        # must wait a little longer than that before it force-closes connections.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 10,
     )
 
 

@@ -78,3 +78,10 @@ class StoreUnavailable(AppError):
 
     status = 503
     code = "store_unavailable"
+
+
+class ServerShutdown(AppError):
+    """The server stopped before the reply ended (SIGTERM past the grace period)."""
+
+    status = 503
+    code = "server_shutdown"

@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import handlers
+from app.ledger import Ledger, LocalLedger, RedisLedger
 from app.persistence import open_checkpointer
+from app.persistence.factory import Checkpointer
 from app.routes import chat, meta, playground, threads
 from app.runs import Runs
 from app.services import Services
@@ -32,6 +34,16 @@ def models_for(settings: Settings) -> ChatModelFactory:
     )
 
 
+def ledger_for(settings: Settings, checkpointer: Checkpointer) -> Ledger:
+    """Redis coordinates runs across replicas when thread memory is in Redis."""
+    client = getattr(checkpointer.saver, "client", None)
+    if checkpointer.kind == "redis" and client is not None:
+        return RedisLedger(
+            client, prefix=settings.redis_key_prefix, ttl=settings.run_claim_ttl_seconds
+        )
+    return LocalLedger()
+
+
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
     """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
     ``registry`` (default: every graph in ``graphs.catalog``)."""
@@ -48,7 +60,15 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 for g in registry
             }
             turns = Turns(settings, registry, graphs, checkpointer, models)
-            runs = Runs(turns, multitask=settings.multitask, wait=settings.multitask_wait_seconds)
+            ledger = ledger_for(settings, checkpointer)
+            runs = Runs(
+                turns,
+                ledger=ledger,
+                multitask=settings.multitask,
+                wait=settings.multitask_wait_seconds,
+            )
+            if isinstance(ledger, RedisLedger):
+                ledger.start(on_cancel=runs.stop_local)
             app.state.services = Services(
                 settings=settings,
                 registry=registry,
@@ -69,6 +89,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 yield
             finally:
                 await runs.drain(grace=0)
+                if isinstance(ledger, RedisLedger):
+                    await ledger.stop()
                 await models.aclose()
 
     app = FastAPI(

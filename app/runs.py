@@ -15,18 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from app.errors import AppError
+from app.errors import ServerShutdown
+from app.ledger import DuplicateRequest, Ledger, LocalLedger, ThreadBusy
 from app.turns import Reply, Turn, TurnCancelled, Turns
 
-
-class DuplicateRequest(AppError):
-    status = 409
-    code = "duplicate_request"
-
-
-class ThreadBusy(AppError):
-    status = 409
-    code = "thread_busy"
+__all__ = ["DuplicateRequest", "Run", "Runs", "ThreadBusy"]
 
 
 class Run:
@@ -39,6 +32,7 @@ class Run:
         self._error: BaseException | None = None
         self._done = False
         self._stop_requested = False
+        self._shutting_down = False
         self._waiter: asyncio.Future[None] | None = None
         self.task = asyncio.get_running_loop().create_task(
             self._drive(), name=f"run:{turn.request_id}"
@@ -57,6 +51,11 @@ class Run:
         self._stop_requested = True
         self.task.cancel()
 
+    def shut_down(self) -> None:
+        """Stop the run because the server is going away: it ends with server_shutdown."""
+        self._shutting_down = True
+        self.task.cancel()
+
     async def wait(self, limit: float) -> None:
         """Wait up to ``limit`` seconds for the run to end, without cancelling it."""
         await asyncio.wait([self.task], timeout=limit)
@@ -72,6 +71,11 @@ class Run:
                 task.uncancel()
             if self._stop_requested:
                 self._pending.append(cancelled.reply)
+            elif self._shutting_down:
+                self._error = ServerShutdown(
+                    "The server is shutting down and could not finish this reply; what was "
+                    "streamed is saved in the thread. Send the next message again."
+                )
         except BaseException as exc:
             self._error = exc
             if not isinstance(exc, Exception):
@@ -108,15 +112,25 @@ class Runs:
     """The runs in flight in this process, by request id and by thread.
 
     One run per thread at a time, so a thread's history never interleaves: a second request on
-    a busy thread is refused (``multitask="reject"``) or waits its turn (``"enqueue"``).
+    a busy thread is refused (``multitask="reject"``) or waits its turn (``"enqueue"``). The
+    ``ledger`` extends both rules, and cancel, across replicas.
     """
 
-    def __init__(self, turns: Turns, *, multitask: str = "reject", wait: float = 30.0) -> None:
+    def __init__(
+        self,
+        turns: Turns,
+        *,
+        ledger: Ledger | None = None,
+        multitask: str = "reject",
+        wait: float = 30.0,
+    ) -> None:
         self._turns = turns
+        self.ledger: Ledger = ledger if ledger is not None else LocalLedger()
         self._multitask = multitask
         self._wait = wait
         self._by_request: dict[str, Run] = {}
         self._by_thread: dict[str, Run] = {}
+        self._releases: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._by_request)
@@ -127,44 +141,90 @@ class Runs:
     def busy(self, thread_id: str) -> bool:
         return thread_id in self._by_thread
 
+    def stop_local(self, request_id: str) -> None:
+        run = self._by_request.get(request_id)
+        if run is not None and not run.done:
+            run.stop()
+
     async def start(self, turn: Turn) -> Run:
         if turn.request_id in self._by_request:
             raise DuplicateRequest(
                 f"request {turn.request_id!r} is already running; a retry must wait for it "
                 "or use a new requestId"
             )
-        current = self._by_thread.get(turn.thread_id)
-        if current is not None and self._multitask == "enqueue":
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._wait
-            while (current := self._by_thread.get(turn.thread_id)) is not None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        while True:
+            try:
+                await self._claim(turn)
+                break
+            except ThreadBusy:
                 remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                await current.wait(remaining)
-        if current is not None:
-            raise ThreadBusy(
-                f"thread {turn.thread_id!r} is answering another request; try again when it ends"
-            )
+                if self._multitask != "enqueue" or remaining <= 0:
+                    raise
+                current = self._by_thread.get(turn.thread_id)
+                if current is not None:
+                    await current.wait(remaining)
+                else:  # held by another replica: poll its claim
+                    await asyncio.sleep(min(0.05, remaining))
         run = Run(self._turns, turn)
         self._by_request[turn.request_id] = run
         self._by_thread[turn.thread_id] = run
         run.task.add_done_callback(lambda _: self._forget(run))
         return run
 
+    async def _claim(self, turn: Turn) -> None:
+        if turn.request_id in self._by_request:
+            raise DuplicateRequest(f"request {turn.request_id!r} is already running")
+        if turn.thread_id in self._by_thread:
+            raise ThreadBusy(
+                f"thread {turn.thread_id!r} is answering another request; try again when it ends"
+            )
+        await self.ledger.claim(turn.request_id, turn.thread_id)
+        # The ledger may have awaited: re-check what this process started meanwhile.
+        if turn.request_id in self._by_request or turn.thread_id in self._by_thread:
+            await self.ledger.release(turn.request_id, turn.thread_id)
+            raise ThreadBusy(f"thread {turn.thread_id!r} is answering another request")
+
     def _forget(self, run: Run) -> None:
-        if self._by_request.get(run.turn.request_id) is run:
-            del self._by_request[run.turn.request_id]
-        if self._by_thread.get(run.turn.thread_id) is run:
-            del self._by_thread[run.turn.thread_id]
+        turn = run.turn
+        if self._by_request.get(turn.request_id) is run:
+            del self._by_request[turn.request_id]
+        if self._by_thread.get(turn.thread_id) is run:
+            del self._by_thread[turn.thread_id]
+        task = asyncio.get_running_loop().create_task(
+            self.ledger.release(turn.request_id, turn.thread_id)
+        )
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
+
+    async def cancel(self, request_id: str, limit: float = 10.0) -> bool:
+        """Stop a run here or on another replica; False if none is in flight."""
+        run = self._by_request.get(request_id)
+        if run is not None and not run.done:
+            run.stop()
+            # Answer once the partial reply is saved, so a history read right after sees it.
+            await run.wait(limit)
+            return True
+        if not await self.ledger.running_elsewhere(request_id):
+            return False
+        await self.ledger.request_cancel(request_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        # Poll the claim: the replica that holds the run releases it once the run has ended.
+        while loop.time() < deadline and await self.ledger.running_elsewhere(request_id):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return True
 
     async def drain(self, grace: float) -> None:
-        """Let runs finish for up to ``grace`` seconds, then cancel the rest."""
+        """Let runs finish for up to ``grace`` seconds, then stop the rest."""
         runs = list(self._by_request.values())
-        if runs:
+        if runs and grace > 0:
             await asyncio.wait([r.task for r in runs], timeout=grace)
         for run in runs:
             if not run.done:
-                run.cancel()
+                run.shut_down()
         if runs:
             await asyncio.wait([r.task for r in runs], timeout=5)
+        if self._releases:
+            await asyncio.wait(list(self._releases), timeout=2)

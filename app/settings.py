@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         "reject", description="a request on a busy thread: 409 at once, or wait its turn"
     )
     multitask_wait_seconds: float = Field(30.0, gt=0)
+    run_claim_ttl_seconds: float = Field(
+        30.0, gt=1, description="expiry of a replica's claim on a thread (Redis)"
+    )
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="on SIGTERM, how long streams may still finish"
+    )
 
     # The chat playground page at GET /; turn it off in production if you do not want it.
     playground: bool = True

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
@@ -33,9 +35,20 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _frames(turns: Turns, run: Run, *, keep_running: bool) -> AsyncIterator[bytes]:
+async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> None:
+    """On SIGTERM, give the run ``grace`` seconds to finish, then end it with server_shutdown."""
+    await shutdown.wait()
+    await asyncio.sleep(grace)
+    if not run.done:
+        run.shut_down()
+
+
+async def _frames(
+    turns: Turns, run: Run, *, keep_running: bool, shutdown: anyio.Event, grace: float
+) -> AsyncIterator[bytes]:
     turn = run.turn
     frame_id = 0
+    watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
     try:
         async for batch in run.batches():
             out = []
@@ -54,6 +67,7 @@ async def _frames(turns: Turns, run: Run, *, keep_running: bool) -> AsyncIterato
         error = AppError("The server failed unexpectedly while streaming.")
         yield event_frame(frame_id + 1, "error", error.payload(turn.request_id))
     finally:
+        watcher.cancel()
         # The client is gone (or the stream ended). ON_DISCONNECT=continue lets the run finish
         # and save its answer; by default it stops, keeping what was streamed.
         if not run.done and not keep_running:
@@ -81,9 +95,19 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
 )
 async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventSourceResponse:
     run = await _start(request, body, services)
-    keep_running = services.settings.on_disconnect == "continue"
+    settings = services.settings
+    shutdown = anyio.Event()
     return EventSourceResponse(
-        _frames(services.turns, run, keep_running=keep_running),
+        _frames(
+            services.turns,
+            run,
+            keep_running=settings.on_disconnect == "continue",
+            shutdown=shutdown,
+            grace=settings.shutdown_grace_seconds,
+        ),
+        shutdown_event=shutdown,
+        # Past our own grace, leave time for the server_shutdown frame to go out.
+        shutdown_grace_period=settings.shutdown_grace_seconds + 3,
         ping=services.settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache"},
     )
@@ -121,10 +145,6 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
     responses={404: {"model": ErrorEnvelope, "description": "No such run in flight"}},
 )
 async def cancel(request_id: RequestIdPath, services: ServicesDep) -> dict[str, Any]:
-    run = services.runs.get(request_id)
-    if run is None or run.done:
+    if not await services.runs.cancel(request_id):
         raise RunNotFound(f"no run {request_id!r} is in flight")
-    run.stop()
-    # Answer once the partial reply is saved, so a history read right after sees it.
-    await run.wait(10)
     return {"requestId": request_id, "cancelled": True}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from langchain_core.messages import BaseMessage
 
 from app.errors import ThreadNotFound
-from app.runs import ThreadBusy
+from app.ledger import ThreadBusy
 from app.schemas import ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
 from app.upstream import to_app_error
