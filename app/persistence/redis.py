@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, TypeVar, cast
 
@@ -27,7 +27,6 @@ from langgraph.checkpoint.base import (
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -37,6 +36,7 @@ from redis.typing import EncodableT
 
 from app.errors import StoreUnavailable
 from app.persistence import redis_codec as codec
+from app.persistence.redis_conns import Command, ConnectionStack
 from app.persistence.redis_lua import (
     ALL_SCRIPTS,
     DELETE_RUNS,
@@ -102,6 +102,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self._read_ttl_ms = self._ttl_ms if refresh_on_read else 0
         self._keep = "1" if keep_history else "0"
         self._owns_client = False
+        self._conns = ConnectionStack(client.connection_pool)
         self._where = _describe(client)
 
     @classmethod
@@ -151,24 +152,28 @@ class RedisSaver(BaseCheckpointSaver[str]):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def setup(self) -> None:
-        """Check the server version and preload the scripts (optional: EVAL is the fallback)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.info("server")
-        for script in ALL_SCRIPTS:
-            pipe.script_load(script.source)
-        info, *_ = await self._call(pipe.execute())
-        version = tuple(int(p) for p in str(info["redis_version"]).split(".")[:2])
-        if version < _MIN_VERSION:
-            raise RuntimeError(
-                f"RedisSaver needs Redis 6.2 or newer; {self._where} runs {info['redis_version']}"
-            )
+        """Check the server version, preload the scripts and open a connection.
+
+        Optional: scripts fall back to EVAL and connections open on first use.
+        """
+        commands: list[Command] = [("INFO", "server")]
+        commands.extend(("SCRIPT", "LOAD", script.source) for script in ALL_SCRIPTS)
+        replies = await self._run(commands)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        info = replies[0].decode()
+        version = info.split("redis_version:", 1)[1].split("\r\n", 1)[0]
+        if tuple(int(p) for p in version.split(".")[:2]) < _MIN_VERSION:
+            raise RuntimeError(f"RedisSaver needs Redis 6.2 or newer; {self._where} runs {version}")
 
     async def ping(self) -> None:
         """Raise :class:`RedisUnavailable` unless Redis answers; for readiness checks."""
         await self._call(self.client.ping())
 
     async def aclose(self) -> None:
-        """Close the client if this saver created it (``from_url``); a lent one stays open."""
+        """Close the saver's connections, and the client if the saver created it."""
+        await self._conns.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -358,10 +363,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if not runs:
             return
         run_keys = [codec.run_key(self.key_prefix, r) for r in runs]
-        pipe = self.client.pipeline(transaction=False)
-        for key in run_keys:
-            pipe.smembers(key)
-        linked = await self._call(pipe.execute())
+        linked = await self._run([("SMEMBERS", key) for key in run_keys])
         runs_by_thread: dict[str, list[EncodableT]] = {}
         for run, thread_ids in zip(runs, linked, strict=True):
             for thread_id in thread_ids:
@@ -369,7 +371,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         calls: list[ScriptCall] = [
             (DELETE_RUNS, self._keys(t), r) for t, r in runs_by_thread.items()
         ]
-        await self._eval_batch(calls, lambda p: p.delete(*run_keys))
+        await self._eval_batch(calls, before=[("DEL", *run_keys)])
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Merge every checkpoint, blob and write of the source into the target thread."""
@@ -382,10 +384,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
             return
         runs = {name.split(b"\0")[1] for name in names if name.startswith(b"r\0")}
         if runs:
-            links = self.client.pipeline(transaction=False)
-            for run in runs:
-                self._link_run(run.decode(), str(target_thread_id))(links)
-            await self._call(links.execute())
+            links = [c for r in runs for c in self._link_run(r.decode(), str(target_thread_id))]
+            await self._run(links)
         # The target's two keys share a slot, so MULTI/EXEC lands them together.
         write = self.client.pipeline(transaction=True)
         write.hset(target.data, mapping=data)
@@ -410,12 +410,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
         run_lists = await self._eval_batch(calls)
         # The thread is gone at this point; unlinking it from its runs' index only saves
         # memory (a stale link makes delete_for_runs find nothing there).
-        pipe = self.client.pipeline(transaction=False)
-        for thread_id, runs in zip(thread_ids, run_lists, strict=True):
-            for run in runs:
-                pipe.srem(codec.run_key(self.key_prefix, run.decode()), thread_id)
-        if len(pipe):
-            await self._call(pipe.execute())
+        unlink: list[Command] = [
+            ("SREM", codec.run_key(self.key_prefix, run.decode()), thread_id)
+            for thread_id, runs in zip(thread_ids, run_lists, strict=True)
+            for run in runs
+        ]
+        if unlink:
+            await self._run(unlink)
 
     # -- versions ----------------------------------------------------------------------
 
@@ -437,60 +438,58 @@ class RedisSaver(BaseCheckpointSaver[str]):
     def _keys(self, thread_id: str) -> codec.ThreadKeys:
         return codec.thread_keys(self.key_prefix, thread_id)
 
-    def _link_run(self, run_id: str, thread_id: str) -> Callable[[Pipeline], None]:
+    def _link_run(self, run_id: str, thread_id: str) -> list[Command]:
         key = codec.run_key(self.key_prefix, run_id)
-
-        def link(pipe: Pipeline) -> None:
-            pipe.sadd(key, thread_id)
-            if self._ttl_ms:
-                pipe.pexpire(key, self._ttl_ms)
-
+        link: list[Command] = [("SADD", key, thread_id)]
+        if self._ttl_ms:
+            link.append(("PEXPIRE", key, self._ttl_ms))
         return link
 
-    async def _eval(
-        self, script: LuaScript, keys: codec.ThreadKeys, args: Sequence[EncodableT]
-    ) -> Any:
+    async def _run(self, commands: Sequence[Command]) -> list[Any]:
+        """One round trip within the deadline; a failure to reach Redis is typed."""
         try:
             async with asyncio.timeout(self.call_timeout):
-                try:
-                    return await self.client.evalsha(script.sha, 2, *keys, *args)
-                except NoScriptError:
-                    # A restarted or flushed Redis forgot the script; EVAL runs and caches it.
-                    return await self.client.eval(script.source, 2, *keys, *args)
+                return await self._conns.execute(commands)
         except _UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await one Redis call within the deadline; a failure to reach Redis is typed."""
+        """Await one call of the redis-py client within the deadline, errors typed."""
         try:
             async with asyncio.timeout(self.call_timeout):
                 return await awaitable
         except _UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
 
+    async def _eval(
+        self, script: LuaScript, keys: codec.ThreadKeys, args: Sequence[EncodableT]
+    ) -> Any:
+        return (await self._eval_batch([(script, keys, args)]))[0]
+
     async def _eval_batch(
-        self, calls: Sequence[ScriptCall], before: Callable[[Pipeline], object] | None = None
+        self, calls: Sequence[ScriptCall], before: Sequence[Command] = ()
     ) -> list[Any]:
-        """Run scripts (after the commands ``before`` queues) in one pipelined round trip."""
-        if not calls and before is None:
+        """Run scripts, after the ``before`` commands, in one round trip."""
+        commands: list[Command] = [*before]
+        commands.extend(("EVALSHA", script.sha, 2, *keys, *args) for script, keys, args in calls)
+        if not commands:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        if before is not None:
-            before(pipe)
-        queued_before = len(pipe)
-        for script, keys, args in calls:
-            pipe.evalsha(script.sha, 2, *keys, *args)
-        replies = await self._call(pipe.execute(raise_on_error=False))
-        for reply in replies[:queued_before]:
+        replies = await self._run(commands)
+        for reply in replies[: len(before)]:
             if isinstance(reply, Exception):
                 raise reply
-        out = []
-        for (script, keys, args), reply in zip(calls, replies[queued_before:], strict=True):
-            if isinstance(reply, NoScriptError):
-                reply = await self._eval(script, keys, args)
-            elif isinstance(reply, Exception):
+        out = replies[len(before) :]
+        forgotten = [i for i, reply in enumerate(out) if isinstance(reply, NoScriptError)]
+        if forgotten:
+            # A restarted or flushed Redis lost its script cache; EVAL runs and re-caches.
+            retried = await self._run(
+                [("EVAL", calls[i][0].source, 2, *calls[i][1], *calls[i][2]) for i in forgotten]
+            )
+            for i, reply in zip(forgotten, retried, strict=True):
+                out[i] = reply
+        for reply in out:
+            if isinstance(reply, Exception):
                 raise reply
-            out.append(reply)
         return out
 
     def _unavailable(self, exc: Exception) -> RedisUnavailable:

@@ -50,4 +50,5 @@ async def counted(redis_db: str) -> AsyncIterator[tuple[RedisSaver, RoundTrips]]
     await s.setup()
     trips.count = 0
     yield s, trips
+    await s.aclose()
     await client.aclose()

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Iterator
 import pytest
 import redis.asyncio as aioredis
 from langgraph.checkpoint.base import empty_checkpoint
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.persistence.redis import RedisSaver, RedisUnavailable
@@ -102,9 +100,7 @@ async def test_aput_when_connection_drops_mid_command_then_checkpoint_absent_the
             await self.disconnect()
             raise RedisConnectionError("connection lost mid-command")
 
-    client = aioredis.Redis.from_url(
-        redis_db, connection_class=CuttingConnection, retry=Retry(NoBackoff(), 0)
-    )
+    client = aioredis.Redis.from_url(redis_db, connection_class=CuttingConnection)
     saver = RedisSaver(client)
     checkpoint = empty_checkpoint()
     checkpoint["channel_values"] = {f"ch{i}": "v" * 500 for i in range(20)}
@@ -123,4 +119,20 @@ async def test_aput_when_connection_drops_mid_command_then_checkpoint_absent_the
         assert found is not None
         assert found.checkpoint["channel_values"] == checkpoint["channel_values"]
     finally:
+        await saver.aclose()
         await client.aclose()
+
+
+async def test_aget_tuple_when_redis_does_not_answer_in_time_then_unavailable(
+    redis_db: str, raw: aioredis.Redis
+) -> None:
+    """A Redis that accepts the command but stays silent past call_timeout is unavailable."""
+    async with RedisSaver.from_url(redis_db, call_timeout=0.2) as saver:
+        stored = await put(saver, "t", changed={"a": 1})
+        await raw.execute_command("CLIENT", "PAUSE", 600, "ALL")
+
+        with pytest.raises(RedisUnavailable, match="unreachable"):
+            await saver.aget_tuple(stored)
+
+        await raw.execute_command("CLIENT", "UNPAUSE")
+        assert await saver.aget_tuple(stored) is not None
