@@ -5,6 +5,10 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The playground's browser tests drive Debian's Chromium (Playwright never downloads one),
+# and the Node example client needs node (18 or newer, for fetch).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,79 @@
+"""The playground page as the tests drive it: what a user types, clicks and reads."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Locator, Page, expect
+
+ENDED = re.compile(r"^(done|stopped|error)$")
+
+
+@dataclass
+class Playground:
+    page: Page
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+
+    def open(self, url: str) -> None:
+        """Load the page and wait until it has the graphs and the thread's history."""
+        self.page.goto(url)
+        self.wait_idle()
+
+    def reload(self) -> None:
+        self.page.reload()
+        self.wait_idle()
+
+    def wait_idle(self) -> None:
+        expect(self.page.locator("body")).to_have_attribute("data-state", "idle")
+
+    @property
+    def message_box(self) -> Locator:
+        return self.page.get_by_label("Message", exact=True)
+
+    def send(self, text: str) -> Locator:
+        """Type ``text``, press Enter, and return the reply's list item."""
+        before = self.replies.count()
+        self.message_box.fill(text)
+        self.message_box.press("Enter")
+        expect(self.replies).to_have_count(before + 1)
+        return self.replies.last
+
+    @property
+    def replies(self) -> Locator:
+        return self.page.locator("#transcript li.message.assistant")
+
+    def wait_ended(self, reply: Locator) -> str:
+        """Wait for ``reply`` to finish (done, stopped or error); return how it ended."""
+        expect(reply).to_have_attribute("data-status", ENDED)
+        return reply.get_attribute("data-status") or ""
+
+    def watch_growth(self, reply: Locator, timeout: float = 20.0) -> list[str]:
+        """Poll the reply's visible text until it ends; return each distinct state seen."""
+        text = reply.locator(".text")
+        states: list[str] = []
+        deadline = time.monotonic() + timeout
+        while reply.get_attribute("data-status") == "streaming":
+            current = text.inner_text()
+            if not states or states[-1] != current:
+                states.append(current)
+            assert time.monotonic() < deadline, f"the reply never ended; saw {states!r}"
+            self.page.wait_for_timeout(20)
+        return states
+
+    def transcript(self) -> list[tuple[str, str]]:
+        """Each message as (role, text), oldest first."""
+        items = self.page.locator("#transcript li.message")
+        return [
+            (
+                "user" if "user" in (items.nth(i).get_attribute("class") or "") else "assistant",
+                items.nth(i).locator(".text").inner_text(),
+            )
+            for i in range(items.count())
+        ]

@@ -1,0 +1,1 @@
+"""The example clients in examples/, run against a real server."""

@@ -1,0 +1,161 @@
+"""examples/node/stream.mjs and examples/python/stream.py against a live server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.openai_standin import OpenAIStandIn, Reply
+from tests.conftest import ServerFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30
+
+Command = Callable[..., list[str]]
+
+
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.fail(
+            "node is not installed: the Node example needs Node 18 or newer. "
+            "Run `make test` (scripts/system-deps.sh installs it) or install nodejs."
+        )
+    return exe
+
+
+def node_client(*args: str) -> list[str]:
+    return [node(), str(ROOT / "examples/node/stream.mjs"), *args]
+
+
+def python_client(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "examples/python/stream.py"), *args]
+
+
+@pytest.fixture(params=[node_client, python_client], ids=["node", "python"])
+def client_command(request: pytest.FixtureRequest) -> Command:
+    command: Command = request.param
+    return command
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT, check=False
+    )
+
+
+def split_output(stdout: str) -> tuple[str, dict[str, Any]]:
+    """The streamed text, and the final metadata printed after a blank line."""
+    text, sep, metadata = stdout.rpartition("\n\n")
+    assert sep, f"no blank line before the metadata in {stdout!r}"
+    return text, json.loads(metadata)
+
+
+def test_client_prints_the_tokens_then_the_final_metadata(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """The client prints exactly the streamed text, then the final frame's metadata as JSON."""
+    tokens = ["Hel", "lo", ", wor", "ld ", "é✓"]
+    upstream.enqueue(Reply(tokens=tokens))
+    server = make_server()
+
+    result = run(client_command(server.url, "Say hello"))
+
+    assert result.returncode == 0, result.stderr
+    text, metadata = split_output(result.stdout)
+    assert text == "".join(tokens)
+    assert metadata["finishReason"] == "stop"
+    assert metadata["graphType"].startswith("streaming-chat::")
+    assert metadata["usage"]["outputTokens"] == len(tokens)
+    assert len(metadata["threadId"]) == 32  # made up by the server: none was given
+    assert upstream.seen[-1].messages[-1] == {"role": "user", "content": "Say hello"}
+
+
+def test_client_continues_the_thread_it_is_given(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """With a thread id the second run's model call carries the first turn."""
+    upstream.enqueue(Reply(tokens=["First ", "answer"]), Reply(tokens=["Second"]))
+    server = make_server()
+
+    first = run(client_command(server.url, "one", "example-thread"))
+    second = run(client_command(server.url, "two", "example-thread"))
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert split_output(second.stdout)[1]["threadId"] == "example-thread"
+    assert [(m["role"], m["content"]) for m in upstream.seen[-1].messages] == [
+        ("user", "one"),
+        ("assistant", "First answer"),
+        ("user", "two"),
+    ]
+
+
+def test_client_prints_the_first_token_before_the_reply_ends(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """Tokens reach the client's stdout while the upstream is still sending the reply."""
+    upstream.enqueue(Reply(token_count=8, delay=0.2))
+    server = make_server()
+    proc = subprocess.Popen(
+        client_command(server.url, "Tell me a story"), stdout=subprocess.PIPE, cwd=ROOT
+    )
+    watchdog = threading.Timer(TIMEOUT, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        while b"Once" not in seen:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, f"the client exited before printing a token: {seen!r}"
+            seen += chunk
+        sent = upstream.seen[-1]
+        assert not sent.finished
+        assert sent.tokens_sent < 8
+        rest, _ = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 0
+        text, _ = split_output((seen + rest).decode())
+        assert text == "".join(Reply(token_count=8).words())
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_client_reports_an_error_frame(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """An upstream failure reaches the client as an error and a non-zero exit status."""
+    upstream.enqueue(Reply(status=500))
+    server = make_server()
+
+    result = run(client_command(server.url, "hello"))
+
+    assert result.returncode == 1
+    assert "upstream_error" in result.stderr
+    assert "outputTokens" not in result.stdout
+
+
+def test_client_reports_a_refusal(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """A request refused before streaming prints the status and the error code."""
+    server = make_server(max_message_chars=5)
+
+    result = run(client_command(server.url, "far too long a message"))
+
+    assert result.returncode == 1
+    assert "refused (422): validation_error" in result.stderr
+    assert upstream.seen == []
