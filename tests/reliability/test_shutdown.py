@@ -1,0 +1,122 @@
+"""SIGTERM: stop accepting, let short streams finish, end long ones with server_shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.openai_standin import OpenAIStandIn, Reply
+from tests.e2e.bodies import turn
+from tests.support.ports import free_port
+from tests.support.sse import Frame, frames
+
+
+class ServerProcess:
+    """``python -m app`` in a subprocess, as deployed."""
+
+    def __init__(self, upstream: OpenAIStandIn, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "PORT": str(self.port),
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": upstream.base_url,
+            "UPSTREAM_MAX_RETRIES": "0",
+            "SQLITE_PATH": str(workdir / "memory.sqlite"),
+            "SHUTDOWN_GRACE_SECONDS": "1",
+            "LOG_LEVEL": "warning",
+        }
+        self.log = (workdir / "server.log").open("wb")
+        # cwd is the test's own folder, so no developer .env is read.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app"], cwd=workdir, env=env, stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {(workdir / 'server.log').read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def server_process(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(upstream, tmp_path)
+    yield server
+    server.stop()
+
+
+async def _collect(response: httpx.Response, started: asyncio.Event) -> list[Frame]:
+    got: list[Frame] = []
+    async for frame in frames(response):
+        got.append(frame)
+        started.set()
+    return got
+
+
+async def test_sigterm_drains_short_streams_and_ends_long_ones(
+    server_process: ServerProcess, upstream: OpenAIStandIn, tmp_path: Path
+) -> None:
+    """In-flight streams get the grace period; the rest end with server_shutdown; then exit."""
+    upstream.enqueue(Reply(token_count=8, delay=0.05), Reply(token_count=200, delay=0.05))
+    async with httpx.AsyncClient(base_url=server_process.url, timeout=30) as client:
+        short_started, long_started = asyncio.Event(), asyncio.Event()
+        async with (
+            client.stream("POST", "/stream", json=turn("short", thread="s")) as short,
+            client.stream("POST", "/stream", json=turn("long", thread="l")) as long,
+        ):
+            tasks = [
+                asyncio.create_task(_collect(short, short_started)),
+                asyncio.create_task(_collect(long, long_started)),
+            ]
+            await asyncio.wait_for(asyncio.gather(short_started.wait(), long_started.wait()), 10)
+            server_process.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            with pytest.raises(httpx.ConnectError):
+                await client.get("/health", headers={"connection": "close"})
+            short_frames, long_frames = await asyncio.wait_for(asyncio.gather(*tasks), 20)
+
+    assert short_frames[-1].event == "final"
+    assert short_frames[-1].data["metadata"]["finishReason"] == "stop"
+    assert long_frames[-1].event == "error"
+    assert long_frames[-1].data["code"] == "server_shutdown"
+    streamed = "".join(f.data["content"] for f in long_frames if f.event == "stream_event")
+    assert len(streamed) > 0
+    # uvicorn re-raises the SIGTERM it caught once its shutdown has finished.
+    assert server_process.proc.wait(20) in (0, -signal.SIGTERM)
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log
+    assert upstream.seen[-1].tokens_sent < 200
+
+    # Nothing half-written: after a restart the long thread holds exactly what was streamed.
+    restarted = ServerProcess(upstream, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=restarted.url) as client:
+            history = (await client.get("/threads/l/messages", params={"userId": "u-1"})).json()
+    finally:
+        restarted.stop()
+    assert [(m["role"], m["content"]) for m in history["messages"]] == [
+        ("user", "long"),
+        ("assistant", streamed),
+    ]
