@@ -92,7 +92,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.client = client
-        self.key_prefix = codec.check_name("key prefix", key_prefix)
+        if not key_prefix or set("{}\0") & set(key_prefix):
+            raise ValueError("key_prefix must be non-empty, without braces or NUL bytes")
+        self.key_prefix = key_prefix
         self.ttl = ttl
         self.refresh_on_read = refresh_on_read
         self.keep_history = keep_history
@@ -396,7 +398,11 @@ class RedisSaver(BaseCheckpointSaver[str]):
         await self._call(write.execute())
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """``keep_latest`` keeps the newest checkpoint per namespace; ``delete`` drops all."""
+        """``keep_latest`` keeps the newest checkpoint per namespace; ``delete`` drops all.
+
+        Like ``keep_history=False``, ``keep_latest`` drops the ancestors a ``DeltaChannel``
+        rebuilds its value from: do not use either on graphs with delta channels.
+        """
         ids = [str(t) for t in thread_ids]
         if strategy == "delete":
             await self._delete_threads(ids)

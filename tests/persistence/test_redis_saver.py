@@ -326,3 +326,23 @@ def test_redis_unavailable_when_raised_then_is_a_503_store_error() -> None:
 
     assert isinstance(error, StoreUnavailable)
     assert error.status == 503
+
+
+def test_get_next_version_when_chained_then_increasing_as_strings() -> None:
+    """Versions sort as strings, continue from ints and other savers' 32-digit versions."""
+    saver = RedisSaver(aioredis.Redis())
+    versions = [saver.get_next_version(None, None)]
+    for _ in range(11):
+        versions.append(saver.get_next_version(versions[-1], None))
+
+    assert versions == sorted(versions)
+    assert len(set(versions)) == 12
+    assert saver.get_next_version(7, None).startswith("0000000000000008.")
+    other_saver_version = f"{41:032}.{0.5:016}"
+    assert saver.get_next_version(other_saver_version, None) > other_saver_version
+
+
+def test_saver_when_prefix_has_braces_then_value_error() -> None:
+    """Braces in the prefix would break the per-thread hash tag, so they are refused."""
+    with pytest.raises(ValueError, match="braces"):
+        RedisSaver(aioredis.Redis(), key_prefix="a{b}")
