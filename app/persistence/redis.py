@@ -8,17 +8,15 @@ whole or not at all. The key layout and the scripts live in ``redis_lua``; recor
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any
 
 import redis.asyncio as aioredis
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
-    BaseCheckpointSaver,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
@@ -29,14 +27,10 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
-from app.errors import StoreUnavailable
 from app.persistence import redis_codec as codec
-from app.persistence.redis_conns import Command, ConnectionStack
+from app.persistence.redis_async_only import AsyncOnlySaver
 from app.persistence.redis_lua import (
     ALL_SCRIPTS,
     DELETE_RUNS,
@@ -45,25 +39,15 @@ from app.persistence.redis_lua import (
     PUT,
     PUT_WRITES,
     READ,
-    LuaScript,
 )
+from app.persistence.redis_transport import Command, RedisTransport, RedisUnavailable, ScriptCall
 
 __all__ = ["RedisSaver", "RedisUnavailable"]
 
-# BusyLoadingError (a restarted Redis still loading its data) is a ConnectionError too;
-# the builtin TimeoutError is the saver's own per-call deadline running out.
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError)
 _MIN_VERSION = (6, 2)  # ZRANGE ... BYLEX REV LIMIT
 
-ScriptCall = tuple[LuaScript, codec.ThreadKeys, Sequence[EncodableT]]
-T = TypeVar("T")
 
-
-class RedisUnavailable(StoreUnavailable):
-    """Redis refused, dropped or timed out a call; nothing was half-written."""
-
-
-class RedisSaver(BaseCheckpointSaver[str]):
+class RedisSaver(AsyncOnlySaver):
     """Checkpoints, channel blobs and pending writes of a thread in two keys of one hash slot.
 
     ``ttl`` (seconds) applies to the whole thread: every write (and every read when
@@ -99,13 +83,11 @@ class RedisSaver(BaseCheckpointSaver[str]):
         self.refresh_on_read = refresh_on_read
         self.keep_history = keep_history
         self.page_size = page_size
-        self.call_timeout = call_timeout
         self._ttl_ms = 0 if ttl is None else max(1, round(ttl * 1000))
         self._read_ttl_ms = self._ttl_ms if refresh_on_read else 0
         self._keep = "1" if keep_history else "0"
         self._owns_client = False
-        self._conns = ConnectionStack(client.connection_pool)
-        self._where = _describe(client)
+        self._redis = RedisTransport(client, call_timeout=call_timeout)
 
     @classmethod
     @asynccontextmanager
@@ -123,9 +105,8 @@ class RedisSaver(BaseCheckpointSaver[str]):
     ) -> AsyncIterator[RedisSaver]:
         """Yield a saver on its own client, closed on exit; Redis may still be down here.
 
-        ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``. The default retry policy
-        is short, so a dead Redis fails a call in milliseconds instead of seconds, while a
-        connection that went stale across a restart is still replaced transparently.
+        ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``. The default connect retry
+        policy is short, so a dead Redis fails a call in milliseconds instead of seconds.
         ``call_timeout`` bounds each saver call. The client gets no socket timeout of its own:
         redis-py enforces that with ``asyncio.wait_for`` around every send, which spawns a
         task and yields to the event loop before the command even leaves.
@@ -160,22 +141,20 @@ class RedisSaver(BaseCheckpointSaver[str]):
         """
         commands: list[Command] = [("INFO", "server")]
         commands.extend(("SCRIPT", "LOAD", script.source) for script in ALL_SCRIPTS)
-        replies = await self._run(commands)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        replies = await self._redis.run_checked(commands)
         info = replies[0].decode()
         version = info.split("redis_version:", 1)[1].split("\r\n", 1)[0]
         if tuple(int(p) for p in version.split(".")[:2]) < _MIN_VERSION:
-            raise RuntimeError(f"RedisSaver needs Redis 6.2 or newer; {self._where} runs {version}")
+            where = self._redis.where
+            raise RuntimeError(f"RedisSaver needs Redis 6.2 or newer; {where} runs {version}")
 
     async def ping(self) -> None:
         """Raise :class:`RedisUnavailable` unless Redis answers; for readiness checks."""
-        await self._call(self.client.ping())
+        await self._redis.run_checked([("PING",)])
 
     async def aclose(self) -> None:
         """Close the saver's connections, and the client if the saver created it."""
-        await self._conns.aclose()
+        await self._redis.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -190,7 +169,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             args = [self._read_ttl_ms, "ids", codec.checkpoint_member(ns, checkpoint_id)]
         else:
             args = [self._read_ttl_ms, "latest", ns]
-        reply = await self._eval(READ, self._keys(thread_id), args)
+        reply = await self._redis.eval(READ, self._keys(thread_id), args)
         found = codec.decode_read(self.serde, thread_id, reply)
         return found[0] if found else None
 
@@ -228,9 +207,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
             )
         keys = self._keys(thread_id)
         if run_id:
-            await self._eval_batch([(PUT, keys, args)], self._link_run(run_id, thread_id))
+            await self._redis.eval_batch([(PUT, keys, args)], self._link_run(run_id, thread_id))
         else:
-            await self._eval(PUT, keys, args)
+            await self._redis.eval(PUT, keys, args)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -260,7 +239,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             )
             args.append(codec.encode_write(channel, task_path, self.serde.dumps_typed(value)))
             args.append("0" if special is None else "1")
-        await self._eval(PUT_WRITES, self._keys(str(conf["thread_id"])), args)
+        await self._redis.eval(PUT_WRITES, self._keys(str(conf["thread_id"])), args)
 
     # -- listing -----------------------------------------------------------------------
 
@@ -309,7 +288,9 @@ class RedisSaver(BaseCheckpointSaver[str]):
             cursor = before_id or ""
             while True:
                 args: list[EncodableT] = [self._read_ttl_ms, "page", ns, cursor, page]
-                found = codec.decode_read(self.serde, thread_id, await self._eval(READ, keys, args))
+                found = codec.decode_read(
+                    self.serde, thread_id, await self._redis.eval(READ, keys, args)
+                )
                 for item in found:
                     yield item
                 if len(found) < page:
@@ -329,14 +310,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
             chunk = members[start : start + page]
             args = [self._read_ttl_ms, "ids"]
             args.extend(codec.checkpoint_member(m_ns, cid) for cid, m_ns in chunk)
-            reply = await self._eval(READ, keys, args)
+            reply = await self._redis.eval(READ, keys, args)
             for item in codec.decode_read(self.serde, thread_id, reply):
                 yield item
 
     async def _checkpoint_names(self, keys: codec.ThreadKeys) -> list[tuple[str, str]]:
-        names = cast(
-            "list[bytes]",
-            await self._call(self.client.zrange(keys.zindex, b"[c\0", b"(c\1", bylex=True)),
+        (names,) = await self._redis.run_checked(
+            [("ZRANGE", keys.zindex, b"[c\0", b"(c\1", "BYLEX")]
         )
         out = []
         for name in names:
@@ -347,12 +327,14 @@ class RedisSaver(BaseCheckpointSaver[str]):
     async def _thread_ids(self) -> list[str]:
         seen: dict[str, None] = {}  # SCAN may repeat a key; keep first-seen order
         pattern = codec.thread_index_pattern(self.key_prefix)
-        cursor = 0
+        cursor = b"0"
         while True:
-            cursor, keys = await self._call(self.client.scan(cursor, match=pattern, count=1000))
+            ((cursor, keys),) = await self._redis.run_checked(
+                [("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)]
+            )
             for key in keys:
                 seen[codec.thread_id_of_index_key(self.key_prefix, key)] = None
-            if cursor == 0:
+            if cursor == b"0":
                 return list(seen)
 
     # -- whole threads and runs --------------------------------------------------------
@@ -365,7 +347,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if not runs:
             return
         run_keys = [codec.run_key(self.key_prefix, r) for r in runs]
-        linked = await self._run([("SMEMBERS", key) for key in run_keys])
+        linked = await self._redis.run_checked([("SMEMBERS", key) for key in run_keys])
         runs_by_thread: dict[str, list[EncodableT]] = {}
         for run, thread_ids in zip(runs, linked, strict=True):
             for thread_id in thread_ids:
@@ -373,29 +355,36 @@ class RedisSaver(BaseCheckpointSaver[str]):
         calls: list[ScriptCall] = [
             (DELETE_RUNS, self._keys(t), r) for t, r in runs_by_thread.items()
         ]
-        await self._eval_batch(calls, before=[("DEL", *run_keys)])
+        await self._redis.eval_batch(calls, before=[("DEL", *run_keys)])
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Merge every checkpoint, blob and write of the source into the target thread."""
         source, target = self._keys(str(source_thread_id)), self._keys(str(target_thread_id))
-        read = self.client.pipeline(transaction=True)
-        read.hgetall(source.data)
-        read.zrange(source.zindex, 0, -1)
-        data, names = await self._call(read.execute())
-        if not data:
+        # Each thread's two keys share a slot, so MULTI/EXEC reads and writes them together.
+        *_, (fields, names) = await self._redis.run_checked(
+            [("MULTI",), ("HGETALL", source.data), ("ZRANGE", source.zindex, 0, -1), ("EXEC",)]
+        )
+        if not fields:
             return
+        if isinstance(fields, dict):  # a map over RESP3, a flat list over RESP2
+            fields = [x for pair in fields.items() for x in pair]
         runs = {name.split(b"\0")[1] for name in names if name.startswith(b"r\0")}
         if runs:
-            links = [c for r in runs for c in self._link_run(r.decode(), str(target_thread_id))]
-            await self._run(links)
-        # The target's two keys share a slot, so MULTI/EXEC lands them together.
-        write = self.client.pipeline(transaction=True)
-        write.hset(target.data, mapping=data)
-        write.zadd(target.zindex, dict.fromkeys(names, 0))
+            target_id = str(target_thread_id)
+            await self._redis.run_checked(
+                [c for run in runs for c in self._link_run(run.decode(), target_id)]
+            )
+        write: list[Command] = [
+            ("MULTI",),
+            ("HSET", target.data, *fields),
+            ("ZADD", target.zindex, *(x for name in names for x in (0, name))),
+        ]
         if self._ttl_ms:
-            write.pexpire(target.data, self._ttl_ms)
-            write.pexpire(target.zindex, self._ttl_ms)
-        await self._call(write.execute())
+            write += [("PEXPIRE", k, self._ttl_ms) for k in target]
+        *_, results = await self._redis.run_checked([*write, ("EXEC",)])
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest`` keeps the newest checkpoint per namespace; ``delete`` drops all.
@@ -407,13 +396,13 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if strategy == "delete":
             await self._delete_threads(ids)
         elif strategy == "keep_latest":
-            await self._eval_batch([(PRUNE_KEEP_LATEST, self._keys(t), []) for t in ids])
+            await self._redis.eval_batch([(PRUNE_KEEP_LATEST, self._keys(t), []) for t in ids])
         else:
             raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
 
     async def _delete_threads(self, thread_ids: Sequence[str]) -> None:
         calls: list[ScriptCall] = [(DELETE_THREAD, self._keys(t), []) for t in thread_ids]
-        run_lists = await self._eval_batch(calls)
+        run_lists = await self._redis.eval_batch(calls)
         # The thread is gone at this point; unlinking it from its runs' index only saves
         # memory (a stale link makes delete_for_runs find nothing there).
         unlink: list[Command] = [
@@ -422,7 +411,7 @@ class RedisSaver(BaseCheckpointSaver[str]):
             for run in runs
         ]
         if unlink:
-            await self._run(unlink)
+            await self._redis.run_checked(unlink)
 
     # -- versions ----------------------------------------------------------------------
 
@@ -450,121 +439,3 @@ class RedisSaver(BaseCheckpointSaver[str]):
         if self._ttl_ms:
             link.append(("PEXPIRE", key, self._ttl_ms))
         return link
-
-    async def _run(self, commands: Sequence[Command]) -> list[Any]:
-        """One round trip within the deadline; a failure to reach Redis is typed."""
-        try:
-            async with asyncio.timeout(self.call_timeout):
-                return await self._conns.execute(commands)
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
-
-    async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await one call of the redis-py client within the deadline, errors typed."""
-        try:
-            async with asyncio.timeout(self.call_timeout):
-                return await awaitable
-        except _UNREACHABLE as exc:
-            raise self._unavailable(exc) from exc
-
-    async def _eval(
-        self, script: LuaScript, keys: codec.ThreadKeys, args: Sequence[EncodableT]
-    ) -> Any:
-        return (await self._eval_batch([(script, keys, args)]))[0]
-
-    async def _eval_batch(
-        self, calls: Sequence[ScriptCall], before: Sequence[Command] = ()
-    ) -> list[Any]:
-        """Run scripts, after the ``before`` commands, in one round trip."""
-        commands: list[Command] = [*before]
-        commands.extend(("EVALSHA", script.sha, 2, *keys, *args) for script, keys, args in calls)
-        if not commands:
-            return []
-        replies = await self._run(commands)
-        for reply in replies[: len(before)]:
-            if isinstance(reply, Exception):
-                raise reply
-        out = replies[len(before) :]
-        forgotten = [i for i, reply in enumerate(out) if isinstance(reply, NoScriptError)]
-        if forgotten:
-            # A restarted or flushed Redis lost its script cache; EVAL runs and re-caches.
-            retried = await self._run(
-                [("EVAL", calls[i][0].source, 2, *calls[i][1], *calls[i][2]) for i in forgotten]
-            )
-            for i, reply in zip(forgotten, retried, strict=True):
-                out[i] = reply
-        for reply in out:
-            if isinstance(reply, Exception):
-                raise reply
-        return out
-
-    def _unavailable(self, exc: Exception) -> RedisUnavailable:
-        return RedisUnavailable(f"Redis at {self._where} is unreachable: {exc}")
-
-    # -- the sync interface is not offered -------------------------------------------
-
-    def _async_only(self, name: str) -> NoReturn:
-        raise NotImplementedError(
-            f"RedisSaver is async-only: use `await saver.a{name}(...)` instead of "
-            f"`saver.{name}(...)` (and `graph.ainvoke`/`astream` instead of `invoke`/`stream`)."
-        )
-
-    def get(self, config: RunnableConfig) -> Checkpoint | None:
-        self._async_only("get")
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        self._async_only("get_tuple")
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        self._async_only("list")
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        self._async_only("put")
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        self._async_only("put_writes")
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._async_only("delete_thread")
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._async_only("delete_for_runs")
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._async_only("copy_thread")
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._async_only("prune")
-
-    def get_delta_channel_history(self, *, config: RunnableConfig, channels: Sequence[str]) -> Any:
-        self._async_only("get_delta_channel_history")
-
-
-def _describe(client: aioredis.Redis) -> str:
-    """Where the client points, without credentials, for error messages."""
-    pool = client.connection_pool
-    kwargs = pool.connection_kwargs
-    db = kwargs.get("db", 0)
-    if "path" in kwargs:
-        return f"unix://{kwargs['path']}?db={db}"
-    scheme = "rediss" if issubclass(pool.connection_class, aioredis.SSLConnection) else "redis"
-    return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"

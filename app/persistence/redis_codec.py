@@ -124,11 +124,11 @@ def _decode_record(record: bytes) -> _Record:
 
 
 def _decode_writes(
-    serde: SerializerProtocol, fields: Sequence[bytes], values: Sequence[bytes | None]
+    serde: SerializerProtocol, fields: Sequence[bytes], values: Sequence[bytes | bool | None]
 ) -> list[PendingWrite]:
     rows: list[tuple[tuple[str, str, int], PendingWrite]] = []
     for field, value in zip(fields, values, strict=True):
-        if value is None:
+        if not isinstance(value, bytes):  # missing: nil over RESP2, false over RESP3
             continue
         _, _, _, task_id_b, idx_b = field.split(b"\0", 4)
         channel, task_path, type_, data = value.split(b"\0", 3)
@@ -144,7 +144,7 @@ def decode_read(
 ) -> list[CheckpointTuple]:
     """Turn the READ script's reply into checkpoint tuples, in the reply's order."""
     entries, blob_fields, blob_values = reply
-    blobs: Mapping[bytes, bytes | None] = dict(zip(blob_fields, blob_values, strict=True))
+    blobs: Mapping[bytes, bytes | bool | None] = dict(zip(blob_fields, blob_values, strict=True))
     tuples: list[CheckpointTuple] = []
     for member, record, write_fields, write_values in entries:
         _, ns_b, id_b = member.split(b"\0", 2)
@@ -153,7 +153,7 @@ def decode_read(
         values: dict[str, Any] = {}
         for channel, version in rec.refs:
             raw = blobs.get(b"\0".join((b"b", ns_b, channel, version)))
-            if raw is None:
+            if not isinstance(raw, bytes):
                 continue
             type_, _, data = raw.partition(b"\0")
             if type_ != _EMPTY_TYPE:

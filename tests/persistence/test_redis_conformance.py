@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.conformance.report import CapabilityReport
@@ -33,10 +34,10 @@ NEEDS_HISTORY = {
 }
 
 
-async def _run_suite(url: str, *, keep_history: bool) -> CapabilityReport:
-    @checkpointer_test(name=f"RedisSaver(keep_history={keep_history})")
+async def _run_suite(url: str, *, keep_history: bool, protocol: int = 3) -> CapabilityReport:
+    @checkpointer_test(name=f"RedisSaver(keep_history={keep_history}, RESP{protocol})")
     async def fresh_saver() -> AsyncIterator[RedisSaver]:
-        async with RedisSaver.from_url(url, keep_history=keep_history) as saver:
+        async with RedisSaver.from_url(url, keep_history=keep_history, protocol=protocol) as saver:
             await saver.client.flushdb()
             yield saver
 
@@ -53,9 +54,12 @@ def _failures(report: CapabilityReport) -> dict[str, str]:
     return out
 
 
-async def test_conformance_when_history_kept_then_every_capability_passes(redis_db: str) -> None:
-    """All eight capabilities are detected and every one of their tests passes."""
-    report = await _run_suite(redis_db, keep_history=True)
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_conformance_when_history_kept_then_every_capability_passes(
+    redis_db: str, protocol: int
+) -> None:
+    """All eight capabilities are detected and every test passes, over RESP2 and RESP3."""
+    report = await _run_suite(redis_db, keep_history=True, protocol=protocol)
 
     failures = _failures(report)
     assert not failures, "conformance failures:\n" + "\n".join(

@@ -346,3 +346,21 @@ def test_saver_when_prefix_has_braces_then_value_error() -> None:
     """Braces in the prefix would break the per-thread hash tag, so they are refused."""
     with pytest.raises(ValueError, match="braces"):
         RedisSaver(aioredis.Redis(), key_prefix="a{b}")
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_aget_tuple_when_blob_never_stored_then_channel_absent(
+    redis_db: str, protocol: int
+) -> None:
+    """A version without a blob reads as absent, whether Redis says nil (RESP2) or false."""
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"a": 1}
+    checkpoint["channel_versions"] = {"a": "1", "ghost": "1"}
+    async with RedisSaver.from_url(redis_db, protocol=protocol) as saver:
+        stored = await saver.aput(config("t"), checkpoint, {}, {"a": "1"})
+        await saver.aput_writes(stored, [("a", 2)], "task")
+        found = await saver.aget_tuple(stored)
+
+    assert found is not None
+    assert found.checkpoint["channel_values"] == {"a": 1}
+    assert found.pending_writes == [("task", "a", 2)]
