@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
+from app.logs import log_config
 from app.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -21,6 +17,7 @@ def main() -> None:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         # Streams get SHUTDOWN_GRACE_SECONDS to finish, then a server_shutdown frame; uvicorn
         # must wait a little longer than that before it force-closes connections.
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 10,

@@ -34,6 +34,7 @@ def envelope(code: str, message: str, request_id: str | None, **extra: Any) -> d
 
 async def app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    request.app.state.metrics.errors.labels(exc.code).inc()
     if exc.status >= 500:
         log.warning("request failed: %s: %s", exc.code, exc.message)
     return JSONResponse({"error": exc.payload(request_id_of(request))}, status_code=exc.status)

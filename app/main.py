@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from app import handlers
+from app.guard import Guard
 from app.ledger import Ledger, LocalLedger, RedisLedger
+from app.metrics import Metrics
 from app.persistence import open_checkpointer
 from app.persistence.factory import Checkpointer
 from app.routes import chat, meta, playground, threads
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 checkpointer=checkpointer,
                 turns=turns,
                 runs=runs,
+                metrics=app.state.metrics,
             )
             if models.provider == "offline":
                 log.warning(
@@ -99,7 +103,24 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         version="0.1.0",
         lifespan=lifespan,
     )
+    metrics = Metrics()
+    app.state.metrics = metrics
     handlers.install(app)
+    app.add_middleware(
+        Guard,
+        metrics=metrics,
+        api_keys=settings.api_key_list(),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    if origins := settings.cors_origin_list():
+        # Added last, so it runs first: preflights never meet the API-key check.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.include_router(chat.router)
     app.include_router(meta.router)
     app.include_router(threads.router)

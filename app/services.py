@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.metrics import Metrics
 from app.persistence.factory import Checkpointer
 from app.runs import Runs
 from app.settings import Settings
@@ -22,6 +23,7 @@ class Services:
     checkpointer: Checkpointer
     turns: Turns
     runs: Runs
+    metrics: Metrics
 
 
 def get_services(request: Request) -> Services:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
 
     # Model provider (any OpenAI-compatible chat-completions server).
     openai_api_key: SecretStr | None = None
@@ -60,9 +61,24 @@ class Settings(BaseSettings):
         20.0, ge=0, description="on SIGTERM, how long streams may still finish"
     )
 
+    # Security.
+    api_keys: SecretStr | None = Field(
+        None, description="comma-separated keys; when set, requests need 'Bearer <key>'"
+    )
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS, or *")
+    max_body_bytes: int = Field(1 << 20, ge=1024)
+
     # The chat playground page at GET /; turn it off in production if you do not want it.
     playground: bool = True
 
     @property
     def token_delay(self) -> float:
         return self.offline_token_delay_ms / 1000
+
+    def api_key_list(self) -> list[str]:
+        if self.api_keys is None:
+            return []
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -13,12 +13,14 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
 from app.errors import AppError, RunNotFound, UpstreamError
+from app.logs import turn_context
+from app.metrics import Metrics
 from app.responses import JSONResponse
 from app.runs import Run
 from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse, RequestIdPath
-from app.services import ServicesDep
+from app.services import Services, ServicesDep
 from app.sse import chunk_frame, event_frame
-from app.turns import Reply, Turns
+from app.turns import Reply, Turn
 
 log = logging.getLogger("app.chat")
 router = APIRouter(tags=["chat"])
@@ -43,12 +45,21 @@ async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> Non
         run.shut_down()
 
 
+def _observe(metrics: Metrics, turn: Turn, reply: Reply, chunks: int) -> None:
+    graph = turn.graph.ref
+    if reply.ttft_ms is not None:
+        metrics.ttft.labels(graph).observe(reply.ttft_ms / 1000)
+    metrics.duration.labels(graph, reply.finish_reason or "stop").observe(reply.total_ms / 1000)
+    metrics.tokens.labels(graph).inc(chunks)
+
+
 async def _frames(
-    turns: Turns, run: Run, *, keep_running: bool, shutdown: anyio.Event, grace: float
+    services: Services, run: Run, *, keep_running: bool, shutdown: anyio.Event, grace: float
 ) -> AsyncIterator[bytes]:
-    turn = run.turn
+    turns, metrics, turn = services.turns, services.metrics, run.turn
     frame_id = 0
     watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
+    metrics.active_streams.inc()
     try:
         async for batch in run.batches():
             out = []
@@ -57,16 +68,20 @@ async def _frames(
                 if isinstance(item, str):
                     out.append(chunk_frame(frame_id, item))
                 else:
+                    _observe(metrics, turn, item, frame_id - 1)
                     out.append(event_frame(frame_id, "final", turns.final_payload(turn, item)))
             yield b"".join(out)
     except AppError as exc:
-        log.warning("stream %s failed: %s: %s", turn.request_id, exc.code, exc.message)
+        log.warning("stream failed: %s: %s", exc.code, exc.message)
+        metrics.errors.labels(exc.code).inc()
         yield event_frame(frame_id + 1, "error", exc.payload(turn.request_id))
     except Exception:
-        log.exception("stream %s failed unexpectedly", turn.request_id)
+        log.exception("stream failed unexpectedly")
         error = AppError("The server failed unexpectedly while streaming.")
+        metrics.errors.labels(error.code).inc()
         yield event_frame(frame_id + 1, "error", error.payload(turn.request_id))
     finally:
+        metrics.active_streams.dec()
         watcher.cancel()
         # The client is gone (or the stream ended). ON_DISCONNECT=continue lets the run finish
         # and save its answer; by default it stops, keeping what was streamed.
@@ -77,7 +92,14 @@ async def _frames(
 async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> Run:
     request_id = body.request_id or uuid.uuid4().hex
     request.state.request_id = request_id
+    turn_context.set(
+        {"requestId": request_id, "threadId": body.thread_id or "", "userId": body.user_id}
+    )
     turn = await services.turns.prepare(body, request_id)
+    if not body.thread_id:
+        turn_context.set(
+            {"requestId": request_id, "threadId": turn.thread_id, "userId": turn.user_id}
+        )
     return await services.runs.start(turn)
 
 
@@ -99,7 +121,7 @@ async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> 
     shutdown = anyio.Event()
     return EventSourceResponse(
         _frames(
-            services.turns,
+            services,
             run,
             keep_running=settings.on_disconnect == "continue",
             shutdown=shutdown,
@@ -128,14 +150,18 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
     turn = run.turn
     reply: Reply | None = None
     try:
+        chunks = 0
         async for batch in run.batches():
+            chunks += len(batch)
             if isinstance(batch[-1], Reply):
                 reply = batch[-1]
+                chunks -= 1
     finally:
         if not run.done and services.settings.on_disconnect == "cancel":
             run.cancel()
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
+    _observe(services.metrics, turn, reply, chunks)
     return JSONResponse(services.turns.final_payload(turn, reply))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.errors import AppError
 from app.responses import JSONResponse
@@ -59,3 +60,8 @@ async def graph_types(services: ServicesDep) -> dict[str, Any]:
             }
         )
     return {"graphs": graphs}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -93,9 +93,11 @@ async def test_on_disconnect_continue_finishes_and_saves_the_answer(
             async for _ in frames(resp):
                 break
         await _until(lambda: upstream.seen[-1].finished)
-        for _ in range(100):
-            history = await _history(client)
-            if len(history) == 2:
+        history: list[tuple[str, str]] = []
+        for _ in range(250):  # the run saves its answer moments after the upstream ends
+            response = await client.get("/threads/t-1/messages", params={"userId": "u-1"})
+            if response.status_code == 200 and len(response.json()["messages"]) == 2:
+                history = [(m["role"], m["content"]) for m in response.json()["messages"]]
                 break
             await asyncio.sleep(0.02)
     assert history == [("user", "hi"), ("assistant", "".join(Reply(token_count=10).words()))]
