@@ -70,9 +70,10 @@ def test_stop_ends_a_long_reply_and_the_next_turn_works(
     playground.page.get_by_role("button", name="Stop").click()
 
     assert playground.wait_ended(reply) == "stopped"
-    assert len(reply.locator(".text").text_content() or "") < len(
-        "".join(Reply(token_count=400).words())
-    )
+    expect(reply.locator(".metrics")).to_contain_text("cancelled")  # POST /cancel's final frame
+    kept = reply.locator(".text").text_content() or ""
+    assert kept.startswith("Once upon")
+    assert len(kept) < len("".join(Reply(token_count=400).words()))
     playground.wait_idle()
     deadline = time.monotonic() + 15
     while not upstream.seen[0].closed_by_client:
