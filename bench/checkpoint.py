@@ -331,38 +331,75 @@ def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
 
+OURS, PLAIN, OFFICIAL = "RedisSaver (ours)", "plainredis 0.1.0", "langgraph-checkpoint-redis 0.5.2"
+
+
 async def main(rounds: int, loop_name: str) -> None:
+    measured: dict[str, tuple[Result, str] | str] = {}
+    for name, setup in SYSTEMS:
+        try:
+            measured[name] = await measure(setup, rounds)
+        except Exception as exc:  # a system that cannot run gets a row saying why
+            measured[name] = f"not run: {type(exc).__name__}: {exc}"[:160]
+    medians = {
+        name: statistics.median(m[0].turn_ms)
+        for name, m in measured.items()
+        if not isinstance(m, str)
+    }
+    memory = {
+        name: m[0].memory_per_thread
+        for name, m in measured.items()
+        if not isinstance(m, str) and m[0].memory_per_thread is not None
+    }
+
     header = ["saver", "server", "median ms/turn", "p99 ms/turn", "vs ours", "calls g/p/w"]
     header.append("Redis memory/thread")
     rows: list[list[str]] = []
-    ours_median: float | None = None
-    for name, setup in SYSTEMS:
-        try:
-            result, where = await measure(setup, rounds)
-        except Exception as exc:  # a system that cannot run gets a row saying why
-            rows.append([name, "-", f"not run: {type(exc).__name__}: {exc}"[:120]])
+    for name, m in measured.items():
+        if isinstance(m, str):
+            rows.append([name, m])
             continue
-        median = statistics.median(result.turn_ms)
+        result, where = m
         p99 = statistics.quantiles(result.turn_ms, n=100, method="inclusive")[98]
-        if name == "RedisSaver (ours)":
-            ours_median = median
-        ratio = f"{median / ours_median:.1f}x" if ours_median else "-"
-        memory = "n/a" if result.memory_per_thread is None else _kib(result.memory_per_thread)
+        ratio = f"{medians[name] / medians[OURS]:.1f}x" if OURS in medians else "-"
+        mem = _kib(memory[name]) if name in memory else "n/a"
         rows.append(
-            [name, where, f"{median:.3f}", f"{p99:.3f}", ratio, result.calls_per_turn, memory]
+            [name, where, f"{medians[name]:.3f}", f"{p99:.3f}", ratio, result.calls_per_turn, mem]
         )
+
     print(
         f"{rounds} rounds of {THREADS} threads x {TURNS} turns, one-node graph, {loop_name} loop;"
         " saver time summed per turn, memory = used_memory growth per 10-turn thread\n"
     )
-    widths = [max(len(r[i]) for r in [header, *rows] if i < len(r)) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in [header, *rows] if len(r) > 2) for i in range(len(header))]
     print(_row(header, widths))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        if len(row) < len(header):
-            print(f"| {row[0]} | {row[2]}")
-        else:
-            print(_row(row, widths))
+        print(_row(row, widths) if len(row) > 2 else f"| {row[0]} | {row[1]} |")
+    print()
+    for line in _targets(medians, memory):
+        print(line)
+
+
+def _targets(medians: dict[str, float], memory: dict[str, float]) -> list[str]:
+    if OURS not in medians:
+        return ["targets: ours did not run"]
+    ours = medians[OURS]
+    lines = [f"target ours <= 1.0 ms/turn median: {ours:.3f} ms -> {_met(ours <= 1.0)}"]
+    for name, factor in ((PLAIN, 3), (OFFICIAL, 5)):
+        if name in medians:
+            speedup = medians[name] / ours
+            verdict = _met(speedup >= factor)
+            lines.append(f"target >= {factor}x faster than {name}: {speedup:.1f}x -> {verdict}")
+        if name in memory and OURS in memory:
+            ours_kib, theirs_kib = _kib(memory[OURS]), _kib(memory[name])
+            verdict = _met(memory[OURS] <= memory[name])
+            lines.append(f"target memory <= {name}: {ours_kib} vs {theirs_kib} -> {verdict}")
+    return lines
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def _kib(n: float) -> str:
