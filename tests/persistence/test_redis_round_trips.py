@@ -81,7 +81,7 @@ async def test_aget_tuple_when_id_given_then_one_round_trip(
 
 
 async def test_alist_when_thirty_checkpoints_then_round_trips_per_page_not_per_checkpoint(
-    redis_db: str, counted: tuple[RedisSaver, RoundTrips]
+    counted: tuple[RedisSaver, RoundTrips],
 ) -> None:
     """Listing 30 checkpoints with pages of 10 takes 4 sends (3 full pages and an empty one)."""
     saver, trips = counted

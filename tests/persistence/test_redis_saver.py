@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -48,6 +49,22 @@ async def test_aput_writes_when_special_write_repeated_then_last_value_kept(
         ("task", "__error__", "second"),
         ("task", "ch", 1),
     ]
+
+
+async def test_aput_writes_when_racing_on_same_task_then_one_whole_set_wins(
+    saver: RedisSaver,
+) -> None:
+    """Twenty concurrent retries of a task's writes leave exactly one value per (task, idx)."""
+    stored = await put(saver, "t")
+
+    await asyncio.gather(
+        *(saver.aput_writes(stored, [("a", n), ("b", n)], "task") for n in range(20))
+    )
+
+    found = await saver.aget_tuple(stored)
+    assert found is not None and found.pending_writes is not None
+    (a, b) = found.pending_writes
+    assert a[1:] == ("a", a[2]) and b[1:] == ("b", a[2])  # both from the same call
 
 
 async def test_aget_tuple_when_writes_from_several_tasks_then_sorted_by_path_task_idx(
