@@ -17,6 +17,9 @@ const ui = {
   description: $("version-description"),
   settingsPanel: $("settings-panel"),
   settings: $("settings"),
+  keyForm: $("key-form"),
+  keyAlert: $("key-alert"),
+  apiKey: $("api-key"),
   newThread: $("new-thread"),
   threadInfo: $("thread-info"),
   notice: $("notice"),
@@ -48,6 +51,7 @@ function loadState() {
     graph: typeof saved.graph === "string" ? saved.graph : null,
     ref: typeof saved.ref === "string" ? saved.ref : null,
     settings: saved.settings && typeof saved.settings === "object" ? saved.settings : {},
+    apiKey: typeof saved.apiKey === "string" ? saved.apiKey : "",
   };
 }
 
@@ -67,6 +71,24 @@ function saveState() {
 // --- Talking to the server ------------------------------------------------------------------
 
 const api = (path) => new URL(path, document.baseURI);
+
+/** fetch() with the API key, if one is set; a 401 asks the user for a key. */
+async function call(path, init = {}) {
+  const headers = new Headers(init.headers);
+  if (state.apiKey) headers.set("Authorization", `Bearer ${state.apiKey}`);
+  const response = await fetch(path instanceof URL ? path : api(path), { ...init, headers });
+  if (response.status === 401) askForKey();
+  return response;
+}
+
+function askForKey() {
+  ui.keyAlert.textContent = state.apiKey
+    ? "The server refused this API key. Enter another one."
+    : "This server needs an API key. Enter it to continue.";
+  ui.keyAlert.hidden = false;
+  ui.settingsPanel.open = true;
+  ui.apiKey.focus();
+}
 
 class ServerError extends Error {
   constructor({ code, message }) {
@@ -138,7 +160,7 @@ async function loadHistory() {
   url.searchParams.set("userId", state.userId);
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" } });
+    response = await call(url, { headers: { Accept: "application/json" } });
   } catch (err) {
     showNotice(`Could not load this thread's history: ${err.message}`);
     return;
@@ -312,9 +334,10 @@ function renderVersions(graph, preferredRef) {
 }
 
 async function loadCatalog() {
+  catalog = [];
   let response;
   try {
-    response = await fetch(api("graph-types"), { headers: { Accept: "application/json" } });
+    response = await call("graph-types", { headers: { Accept: "application/json" } });
   } catch (err) {
     showNotice(`Could not reach the server: ${err.message}`);
     return;
@@ -325,6 +348,7 @@ async function loadCatalog() {
     return;
   }
   catalog = (await response.json()).graphs ?? [];
+  ui.graph.textContent = "";
   if (catalog.length === 0) {
     showNotice("This server has no graphs.");
     return;
@@ -449,7 +473,7 @@ async function send(content) {
  */
 async function postStream(body, signal) {
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(api("stream"), {
+    const response = await call("stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify(body),
@@ -470,7 +494,7 @@ async function stop() {
   ui.stop.disabled = true;
   let accepted = false;
   try {
-    const response = await fetch(api(`cancel/${encodeURIComponent(turn.requestId)}`), { method: "POST" });
+    const response = await call(`cancel/${encodeURIComponent(turn.requestId)}`, { method: "POST" });
     accepted = response.ok;
   } catch {
     accepted = false;
@@ -542,13 +566,26 @@ ui.settings.addEventListener("input", () => {
 });
 ui.settings.addEventListener("submit", (event) => event.preventDefault());
 
-async function main() {
+ui.keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.apiKey = ui.apiKey.value.trim();
   saveState();
-  showThread();
+  ui.keyAlert.hidden = true;
+  if (run === null) connect();
+});
+
+/** Read the graphs and the thread's history; again whenever the API key changes. */
+async function connect() {
+  document.body.dataset.state = "loading";
+  ui.transcript.textContent = "";
+  showNotice("");
   await loadCatalog();
-  await loadHistory();
+  if (catalog.length > 0) await loadHistory();
   setBusy(false); // only now: a turn sent sooner would land above the history
-  ui.message.focus();
+  if (ui.keyAlert.hidden) ui.message.focus();
 }
 
-main();
+saveState();
+showThread();
+ui.apiKey.value = state.apiKey;
+connect();

@@ -3,6 +3,8 @@
 //
 //   node examples/node/stream.mjs http://127.0.0.1:8000 "Tell me a story" [thread-id]
 //
+// Set API_KEY in the environment for a server started with API_KEYS.
+//
 // Node 18+ and no dependencies: fetch() with a streaming body reader. EventSource cannot POST,
 // so the Server-Sent Events are parsed here; the parser handles \r\n, \n and \r line ends,
 // comment lines (the server's ": ping" keep-alives) and frames split across network chunks.
@@ -47,7 +49,11 @@ async function* sseEvents(body) {
 
 const response = await fetch(new URL("stream", serverUrl.replace(/\/*$/, "/")), {
   method: "POST",
-  headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+  headers: {
+    "Content-Type": "application/json",
+    Accept: "text/event-stream",
+    ...(process.env.API_KEY ? { Authorization: `Bearer ${process.env.API_KEY}` } : {}),
+  },
   body: JSON.stringify({
     requestId: randomUUID(),
     ...(threadId ? { threadId } : {}),

@@ -2,12 +2,14 @@
 
     python examples/python/stream.py http://127.0.0.1:8000 "Tell me a story" [thread-id]
 
-Needs ``httpx`` and ``httpx-sse`` (``pip install httpx httpx-sse``).
+Set ``API_KEY`` in the environment for a server started with ``API_KEYS``. Needs ``httpx`` and
+``httpx-sse`` (``pip install httpx httpx-sse``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from typing import Any
@@ -27,8 +29,10 @@ def stream(server_url: str, message: str, thread_id: str | None = None) -> int:
         body["threadId"] = thread_id
     # No read timeout: a reply may pause for a while; the server's pings keep the socket alive.
     timeout = httpx.Timeout(10.0, read=None)
+    key = os.environ.get("API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     with (
-        httpx.Client(base_url=server_url, timeout=timeout) as client,
+        httpx.Client(base_url=server_url, timeout=timeout, headers=headers) as client,
         connect_sse(client, "POST", "/stream", json=body) as source,
     ):
         if source.response.status_code != 200:

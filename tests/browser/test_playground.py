@@ -342,6 +342,34 @@ def test_keyboard_alone_can_send_and_shift_enter_adds_a_line(
     expect(reply.locator(".text")).to_have_attribute("aria-busy", "false")
 
 
+def test_api_key_is_asked_for_kept_and_sent(
+    make_server: ServerFactory, upstream: OpenAIStandIn, playground: Playground
+) -> None:
+    """On a server with API_KEYS the page asks for a key, sends it, and keeps it across reloads."""
+    server = make_server(api_keys="right-key")
+    page = playground.page
+    playground.open(server.url)
+    key = page.get_by_label("API key")
+    expect(page.get_by_role("alert")).to_contain_text("needs an API key")
+    expect(key).to_be_focused()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+    key.fill("wrong-key")
+    key.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("refused this API key")
+
+    key.fill("right-key")
+    key.press("Enter")
+    playground.wait_idle()
+    expect(page.get_by_role("alert")).to_be_hidden()
+    reply = playground.send("hello")
+    assert playground.wait_ended(reply) == "done"
+
+    playground.reload()
+    expect(page.get_by_role("alert")).to_be_hidden()
+    expect(playground.page.locator("#transcript li.message")).to_have_count(2)
+
+
 def test_phone_sized_screen_fits_without_sideways_scrolling(
     make_server: ServerFactory, upstream: OpenAIStandIn, playground: Playground, tmp_path: Path
 ) -> None:

@@ -47,9 +47,16 @@ def client_command(request: pytest.FixtureRequest) -> Command:
     return command
 
 
-def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+def run(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "API_KEY"} | env
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=TIMEOUT, cwd=ROOT, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        check=False,
+        env=environment,
     )
 
 
@@ -159,3 +166,18 @@ def test_client_reports_a_refusal(
     assert result.returncode == 1
     assert "refused (422): validation_error" in result.stderr
     assert upstream.seen == []
+
+
+def test_client_sends_the_api_key_from_the_environment(
+    client_command: Command, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """With API_KEYS on the server, the client is refused without API_KEY and served with it."""
+    server = make_server(api_keys="example-key")
+
+    refused = run(client_command(server.url, "hello"))
+    served = run(client_command(server.url, "hello"), API_KEY="example-key")
+
+    assert refused.returncode == 1
+    assert "refused (401): unauthorized" in refused.stderr
+    assert served.returncode == 0, served.stderr
+    assert split_output(served.stdout)[1]["finishReason"] == "stop"
