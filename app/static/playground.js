@@ -209,7 +209,9 @@ function fieldsOf(schema) {
       if (Array.isArray(prop.enum)) kind = "select";
       else if (prop.type === "boolean") kind = "checkbox";
       else if (prop.type === "integer" || prop.type === "number") kind = "number";
-      else if (prop.type === "string") kind = (prop.maxLength ?? Infinity) > 200 ? "textarea" : "text";
+      else if (prop.type === "string") {
+        kind = (prop.maxLength ?? Infinity) > 200 ? "textarea" : "text";
+      }
       return {
         key,
         kind,
@@ -227,7 +229,9 @@ function buildControl(field, id) {
   let control;
   if (kind === "select") {
     control = document.createElement("select");
-    if (field.nullable || prop.default === undefined) control.append(new Option("(server default)", ""));
+    if (field.nullable || prop.default === undefined) {
+      control.append(new Option("(server default)", ""));
+    }
     for (const value of prop.enum) control.append(new Option(String(value), String(value)));
   } else if (kind === "textarea" || kind === "json") {
     control = document.createElement("textarea");
@@ -257,7 +261,7 @@ function buildControl(field, id) {
 
 function setControl(control, field, value) {
   if (field.kind === "checkbox") control.checked = Boolean(value ?? field.prop.default);
-  else if (field.kind === "select") control.value = value ?? (field.prop.default == null ? "" : String(field.prop.default));
+  else if (field.kind === "select") control.value = value ?? String(field.prop.default ?? "");
   else if (field.kind === "json") control.value = value === undefined ? "" : JSON.stringify(value);
   else control.value = value ?? "";
 }
@@ -328,7 +332,10 @@ function renderVersions(graph, preferredRef) {
     const label = v.default ? `${v.version} (default)` : v.version;
     ui.version.append(new Option(label, v.ref));
   }
-  const chosen = graph.versions.find((v) => v.ref === preferredRef) ?? graph.versions.find((v) => v.default) ?? graph.versions[0];
+  const chosen =
+    graph.versions.find((v) => v.ref === preferredRef) ??
+    graph.versions.find((v) => v.default) ??
+    graph.versions[0];
   ui.version.value = chosen.ref;
   renderSettings(chosen);
 }
@@ -370,7 +377,9 @@ function formatMetrics(turn, final) {
   const parts = [];
   if (turn.firstAt !== null) parts.push(`TTFT ${Math.round(turn.firstAt - turn.startedAt)} ms`);
   const streamingMs = turn.endedAt - (turn.firstAt ?? turn.endedAt);
-  if (tokens > 1 && streamingMs > 0) parts.push(`${(tokens / (streamingMs / 1000)).toFixed(1)} tokens/s`);
+  if (tokens > 1 && streamingMs > 0) {
+    parts.push(`${(tokens / (streamingMs / 1000)).toFixed(1)} tokens/s`);
+  }
   parts.push(`${tokens} token${tokens === 1 ? "" : "s"}`);
   if (meta.model) parts.push(meta.model);
   if (meta.finishReason && meta.finishReason !== "stop") parts.push(meta.finishReason);
@@ -447,7 +456,10 @@ async function send(content) {
         throw new ServerError(JSON.parse(event.data));
       }
     }
-    if (final === null) throw new ServerError({ code: "stream_ended", message: "The stream ended before the reply was complete." });
+    if (final === null) {
+      const message = "The stream ended before the reply was complete.";
+      throw new ServerError({ code: "stream_ended", message });
+    }
     turn.endedAt = performance.now();
     text.textContent = final.text;
     const cancelled = final.metadata?.finishReason === "cancelled";
