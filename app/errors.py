@@ -53,6 +53,18 @@ class ThreadGraphMismatch(AppError):
     code = "thread_graph_mismatch"
 
 
+class ThreadBusy(AppError):
+    status = 409
+    code = "thread_busy"
+
+
+class DuplicateRequest(AppError):
+    """The requestId is running already: a client's retry must not run a turn twice."""
+
+    status = 409
+    code = "duplicate_request"
+
+
 class UpstreamError(AppError):
     """The model provider failed (bad key, rate limit, 5xx, dropped stream)."""
 

@@ -20,19 +20,9 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.errors import AppError, StoreUnavailable
+from app.errors import DuplicateRequest, StoreUnavailable, ThreadBusy
 
 log = logging.getLogger("app.ledger")
-
-
-class DuplicateRequest(AppError):
-    status = 409
-    code = "duplicate_request"
-
-
-class ThreadBusy(AppError):
-    status = 409
-    code = "thread_busy"
 
 
 class Ledger(Protocol):

@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from app.errors import ServerShutdown
-from app.ledger import DuplicateRequest, Ledger, LocalLedger, ThreadBusy
+from app.errors import DuplicateRequest, ServerShutdown, ThreadBusy
+from app.ledger import Ledger, LocalLedger
 from app.turns import Reply, Turn, TurnCancelled, Turns
-
-__all__ = ["DuplicateRequest", "Run", "Runs", "ThreadBusy"]
 
 
 class Run:

@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from langchain_core.messages import BaseMessage
 
-from app.errors import ThreadNotFound
-from app.ledger import ThreadBusy
+from app.errors import ThreadBusy, ThreadNotFound
 from app.schemas import ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
 from app.upstream import to_app_error

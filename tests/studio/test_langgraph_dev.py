@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from graphs import build_registry, studio
-from tests.support.ports import free_port
+from tests.support.ports import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,18 +50,10 @@ def langgraph_dev(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                output = (tmp_path / "langgraph-dev.log").read_text()[-3000:]
-                pytest.fail(f"langgraph dev did not start:\n{output}")
-            time.sleep(0.25)
+        try:
+            wait_until_serving(f"{url}/ok", proc, tmp_path / "langgraph-dev.log", 90)
+        except RuntimeError as exc:
+            pytest.fail(f"langgraph dev did not start: {exc}")
         yield url
     finally:
         proc.terminate()
