@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -133,6 +134,24 @@ async def test_aget_tuple_when_redis_does_not_answer_in_time_then_unavailable(
 
         with pytest.raises(RedisUnavailable, match="unreachable"):
             await saver.aget_tuple(stored)
+
+        await raw.execute_command("CLIENT", "UNPAUSE")
+        assert await saver.aget_tuple(stored) is not None
+
+
+async def test_aget_tuple_when_caller_cancels_then_cancellation_propagates_untyped(
+    redis_db: str, raw: aioredis.Redis
+) -> None:
+    """A caller's own cancel stays a CancelledError, and the saver serves the next call."""
+    async with RedisSaver.from_url(redis_db, call_timeout=5) as saver:
+        stored = await put(saver, "t", changed={"a": 1})
+        await raw.execute_command("CLIENT", "PAUSE", 400, "ALL")
+        call = asyncio.ensure_future(saver.aget_tuple(stored))
+        await asyncio.sleep(0.05)
+
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
 
         await raw.execute_command("CLIENT", "UNPAUSE")
         assert await saver.aget_tuple(stored) is not None
