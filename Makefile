@@ -40,5 +40,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy app graphs
 
+## bench-checkpoint: per-turn saver time and Redis memory, ours against the alternatives
+bench-checkpoint: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.checkpoint
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

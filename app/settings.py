@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "agent"
     redis_ttl_seconds: int | None = Field(None, ge=1)
+    redis_ttl_refresh_on_read: bool = False
+    redis_keep_history: bool = Field(
+        True, description="false: keep only each thread's latest checkpoint"
+    )
     sqlite_path: Path = Path(".data/checkpoints.sqlite")
 
     # Requests.

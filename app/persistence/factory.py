@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from app.errors import StoreUnavailable
 from app.settings import Settings
+
+log = logging.getLogger("app.persistence")
 
 
 @dataclass
@@ -40,7 +43,15 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             settings.redis_url.get_secret_value(),
             key_prefix=settings.redis_key_prefix,
             ttl=settings.redis_ttl_seconds,
+            refresh_on_read=settings.redis_ttl_refresh_on_read,
+            keep_history=settings.redis_keep_history,
         ) as redis_saver:
+            try:
+                # Preloads scripts and a connection so the first turn does not pay for them.
+                await redis_saver.setup()
+            except StoreUnavailable as exc:
+                # Start anyway: /ready says 503 until Redis answers, then all recovers.
+                log.warning("Redis is not reachable at start-up: %s", exc.message)
             yield Checkpointer(redis_saver, "redis")
         return
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
