@@ -69,23 +69,24 @@ async def test_sigterm_drains_short_streams_and_ends_long_ones(
     server_process: ServerProcess, upstream: OpenAIStandIn, tmp_path: Path
 ) -> None:
     """In-flight streams get the grace period; the rest end with server_shutdown; then exit."""
-    upstream.enqueue(Reply(token_count=5, delay=0.05), Reply(token_count=400, delay=0.05))
+    upstream.enqueue(Reply(token_count=30, delay=0.05), Reply(token_count=400, delay=0.05))
     async with httpx.AsyncClient(base_url=server_process.url, timeout=30) as client:
         short_started, long_started = asyncio.Event(), asyncio.Event()
-        async with (
-            client.stream("POST", "/stream", json=turn("short", thread="s")) as short,
-            client.stream("POST", "/stream", json=turn("long", thread="l")) as long,
-        ):
-            tasks = [
-                asyncio.create_task(_collect(short, short_started)),
-                asyncio.create_task(_collect(long, long_started)),
-            ]
-            await asyncio.wait_for(asyncio.gather(short_started.wait(), long_started.wait()), 10)
-            server_process.proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)
-            with pytest.raises(httpx.ConnectError):
-                await client.get("/health", headers={"connection": "close"})
-            short_frames, long_frames = await asyncio.wait_for(asyncio.gather(*tasks), 20)
+        # Opened one after the other: the stand-in hands out its scripted replies in order.
+        async with client.stream("POST", "/stream", json=turn("short", thread="s")) as short:
+            short_task = asyncio.create_task(_collect(short, short_started))
+            await asyncio.wait_for(short_started.wait(), 10)
+            async with client.stream("POST", "/stream", json=turn("long", thread="l")) as long:
+                long_task = asyncio.create_task(_collect(long, long_started))
+                await asyncio.wait_for(long_started.wait(), 10)
+                assert not upstream.seen[0].finished  # the short reply is still in flight
+                server_process.proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.3)
+                with pytest.raises(httpx.ConnectError):
+                    await client.get("/health", headers={"connection": "close"})
+                short_frames, long_frames = await asyncio.wait_for(
+                    asyncio.gather(short_task, long_task), 20
+                )
 
     assert short_frames[-1].event == "final"
     assert short_frames[-1].data["metadata"]["finishReason"] == "stop"
