@@ -168,7 +168,10 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
 @router.post(
     "/cancel/{request_id}",
     summary="Stop a run in flight; its stream ends with finishReason 'cancelled'",
-    responses={404: {"model": ErrorEnvelope, "description": "No such run in flight"}},
+    responses={
+        404: {"model": ErrorEnvelope, "description": "No such run in flight"},
+        422: {"model": ErrorEnvelope, "description": "Invalid requestId"},
+    },
 )
 async def cancel(request_id: RequestIdPath, services: ServicesDep) -> dict[str, Any]:
     if not await services.runs.cancel(request_id):

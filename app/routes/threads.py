@@ -16,7 +16,8 @@ router = APIRouter(tags=["threads"])
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorEnvelope, "description": "No such thread for this userId"}
+    404: {"model": ErrorEnvelope, "description": "No such thread for this userId"},
+    422: {"model": ErrorEnvelope, "description": "Invalid threadId or userId"},
 }
 
 
