@@ -68,6 +68,7 @@ class RedisLedger:
         self._ttl = ttl
         self.replica = uuid.uuid4().hex
         self._held: dict[str, str] = {}  # request id -> thread id, claimed by this replica
+        self._unreleased: dict[str, str] = {}  # claims Redis could not take back yet
         self._release = client.register_script(_RELEASE)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -82,6 +83,8 @@ class RedisLedger:
         return f"{self._prefix}:cancel"
 
     async def claim(self, request_id: str, thread_id: str) -> None:
+        if self._unreleased:
+            await self._release_pending()
         run_key, lock_key = self._run_key(request_id), self._lock_key(thread_id)
         try:
             pipe = self._client.pipeline(transaction=False)
@@ -110,11 +113,24 @@ class RedisLedger:
     async def release(self, request_id: str, thread_id: str) -> None:
         self._held.pop(request_id, None)
         try:
-            await self._release(keys=[self._run_key(request_id)], args=[self.replica])
-            await self._release(keys=[self._lock_key(thread_id)], args=[request_id])
+            await self._release_claims(request_id, thread_id)
         except RedisError as exc:
-            # The claims expire by themselves; nothing is lost by leaving them to do so.
+            # Left alone they would keep the thread busy until they expire: retry once Redis
+            # answers again (before the next claim, and on every heartbeat).
             log.warning("could not release the claims of %s: %s", request_id, exc)
+            self._unreleased[request_id] = thread_id
+
+    async def _release_claims(self, request_id: str, thread_id: str) -> None:
+        await self._release(keys=[self._run_key(request_id)], args=[self.replica])
+        await self._release(keys=[self._lock_key(thread_id)], args=[request_id])
+
+    async def _release_pending(self) -> None:
+        for request_id, thread_id in list(self._unreleased.items()):
+            try:
+                await self._release_claims(request_id, thread_id)
+            except RedisError:
+                return
+            self._unreleased.pop(request_id, None)
 
     async def running_elsewhere(self, request_id: str) -> bool:
         try:
@@ -145,6 +161,8 @@ class RedisLedger:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self._ttl / 3)
+            if self._unreleased:
+                await self._release_pending()
             if not self._held:
                 continue
             try:

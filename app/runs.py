@@ -29,6 +29,8 @@ class Run:
         self._pending: list[str | Reply] = []
         self._error: BaseException | None = None
         self._done = False
+        # The reply is handed over and only clean-up is left: the thread is all but free.
+        self.replied = False
         self._stop_requested = False
         self._shutting_down = False
         self._waiter: asyncio.Future[None] | None = None
@@ -61,6 +63,7 @@ class Run:
     async def _drive(self) -> None:
         try:
             async for item in self._turns.run(self.turn):
+                self.replied = isinstance(item, Reply)
                 self._pending.append(item)
                 self._wake()
         except TurnCancelled as cancelled:
@@ -68,6 +71,7 @@ class Run:
             if task is not None:
                 task.uncancel()
             if self._stop_requested:
+                self.replied = True
                 self._pending.append(cancelled.reply)
             elif self._shutting_down:
                 self._error = ServerShutdown(
@@ -129,6 +133,7 @@ class Runs:
         self._by_request: dict[str, Run] = {}
         self._by_thread: dict[str, Run] = {}
         self._releases: set[asyncio.Task[None]] = set()
+        self._releasing: dict[str, asyncio.Task[None]] = {}  # thread id -> its claims' release
 
     def __len__(self) -> int:
         return len(self._by_request)
@@ -172,6 +177,14 @@ class Runs:
         return run
 
     async def _claim(self, turn: Turn) -> None:
+        # A client that sends its next message on the final frame must not meet a 409 because
+        # the previous run is still saving or letting go of its claims.
+        current = self._by_thread.get(turn.thread_id)
+        if current is not None and current.replied:
+            await current.wait(1.0)
+        releasing = self._releasing.get(turn.thread_id)
+        if releasing is not None:
+            await asyncio.wait([releasing], timeout=1.0)
         if turn.request_id in self._by_request:
             raise DuplicateRequest(f"request {turn.request_id!r} is already running")
         if turn.thread_id in self._by_thread:
@@ -195,6 +208,13 @@ class Runs:
         )
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
+        self._releasing[turn.thread_id] = task
+
+        def released(done: asyncio.Task[None]) -> None:
+            if self._releasing.get(turn.thread_id) is done:
+                del self._releasing[turn.thread_id]
+
+        task.add_done_callback(released)
 
     async def cancel(self, request_id: str, limit: float = 10.0) -> bool:
         """Stop a run here or on another replica; False if none is in flight."""

@@ -211,11 +211,17 @@ class Turns:
         Message ids make this idempotent: if the cancelled run had saved the user's message,
         it is replaced, not repeated.
         """
-        messages: list[Any] = [message]
-        if text:
-            messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
         graph = self._graphs[turn.graph.ref]
         try:
+            # The cancel may land after the last token, while the run's own exit checkpoint
+            # (holding the whole reply) is being written: then there is nothing to add.
+            saved = (await graph.aget_state(turn.config())).values.get("messages", [])
+            ids = [m.id for m in saved]
+            if message.id in ids and ids.index(message.id) < len(ids) - 1:
+                return
+            messages: list[Any] = [message]
+            if text:
+                messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
             await graph.aupdate_state(
                 turn.config(), {"messages": messages}, as_node=turn.graph.reply_node
             )

@@ -101,11 +101,14 @@ class RedisSaver(AsyncOnlySaver):
         keep_history: bool = True,
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
+        max_connections: int = 512,
         **client_kwargs: Any,
     ) -> AsyncIterator[RedisSaver]:
         """Yield a saver on its own client, closed on exit; Redis may still be down here.
 
-        ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``. The default connect retry
+        ``client_kwargs`` go to the connection pool's ``from_url``. The pool *blocks* when all
+        ``max_connections`` are busy, so a burst of turns waits for a connection rather than
+        failing with "Too many connections". The default connect retry
         policy is short, so a dead Redis fails a call in milliseconds instead of seconds.
         ``call_timeout`` bounds each saver call. The client gets no socket timeout of its own:
         redis-py enforces that with ``asyncio.wait_for`` around every send, which spawns a
@@ -116,7 +119,10 @@ class RedisSaver(AsyncOnlySaver):
         )
         client_kwargs.setdefault("socket_connect_timeout", 2.0)
         client_kwargs.setdefault("socket_timeout", None)
-        client = aioredis.Redis.from_url(url, **client_kwargs)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=call_timeout, **client_kwargs
+        )
+        client = aioredis.Redis.from_pool(pool)
         saver = cls(
             client,
             key_prefix=key_prefix,

@@ -25,6 +25,7 @@ class RedisServer:
 
     port: int = field(default_factory=free_port)
     binary: str = "redis-server"
+    persist: bool = False  # append-only file, so data survives stop()/start() like production
     _proc: subprocess.Popen[bytes] | None = None
     _dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-test-")))
 
@@ -42,7 +43,7 @@ class RedisServer:
                 "--bind", "127.0.0.1",
                 "--port", str(self.port),
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.persist else "no",
                 "--dir", str(self._dir),
                 "--protected-mode", "no",
             ],
