@@ -40,6 +40,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy app graphs
 
+## bench: streaming benchmark, ours against langgraph dev and in-process floors (~7 min)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.stream
+
 ## bench-checkpoint: per-turn saver time and Redis memory, ours against the alternatives
 bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
