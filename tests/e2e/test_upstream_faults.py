@@ -34,12 +34,13 @@ async def test_upstream_status_ends_the_stream_with_an_error_frame(
     assert result.error["requestId"] == "req-e"
 
 
-async def test_retries_absorb_a_transient_500(
-    make_server: ServerFactory, upstream: OpenAIStandIn
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_retries_absorb_a_transient_failure(
+    make_server: ServerFactory, upstream: OpenAIStandIn, status: int
 ) -> None:
-    """With retries on, a 500 before the first token is retried and the turn succeeds."""
+    """With retries on, a 429 or 5xx before the first token is retried and the turn succeeds."""
     server = make_server(upstream_max_retries=2)
-    upstream.enqueue(Reply(status=500), Reply(tokens=["ok"]))
+    upstream.enqueue(Reply(status=status), Reply(tokens=["ok"]))
     async with httpx.AsyncClient(base_url=server.url) as client:
         result = await stream(client, turn("hi"))
     assert result.final["text"] == "ok"
