@@ -12,10 +12,11 @@ from typing import Protocol
 
 import httpx
 from langchain_core.language_models import BaseChatModel
-from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from graphs.fast_openai import FastChatOpenAI
 from graphs.offline import OfflineChatModel
+from graphs.transport import AsyncioTransport
 
 __all__ = [
     "ChatModelFactory",
@@ -60,7 +61,11 @@ class Upstream:
 
 
 class OpenAIModels:
-    """``ChatOpenAI(streaming=True)`` clients, one per distinct :class:`ModelConfig`."""
+    """``ChatOpenAI(streaming=True)`` clients, one per distinct :class:`ModelConfig`.
+
+    :class:`FastChatOpenAI` is ``ChatOpenAI`` with a cheaper token stream, and the pool runs on
+    :class:`AsyncioTransport`; both keep ``ChatOpenAI``'s chunks, usage, errors and retries.
+    """
 
     provider = "openai"
 
@@ -71,13 +76,15 @@ class OpenAIModels:
         # would outlive the event loop it was opened on.
         self._http = httpx.AsyncClient(
             timeout=upstream.timeout,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+            transport=AsyncioTransport(
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256)
+            ),
         )
 
     def __call__(self, config: ModelConfig) -> BaseChatModel:
         model = self._cache.get(config)
         if model is None:
-            model = ChatOpenAI(
+            model = FastChatOpenAI(
                 model=config.model,
                 temperature=config.temperature,
                 max_completion_tokens=config.max_tokens,

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse
 
 from app.errors import AppError, RunNotFound, UpstreamError
 from app.logs import turn_context
@@ -19,7 +18,7 @@ from app.responses import JSONResponse
 from app.runs import Run
 from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse, RequestIdPath
 from app.services import Services, ServicesDep
-from app.sse import chunk_frame, event_frame
+from app.sse import EventStream, chunk_frame, event_frame
 from app.turns import Reply, Turn
 
 log = logging.getLogger("app.chat")
@@ -106,7 +105,7 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
 @router.post(
     "/stream",
     summary="Stream a reply as Server-Sent Events",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={
         200: {
             "description": "`stream_event` chunk frames, then one `final` (or `error`) frame",
@@ -115,11 +114,11 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
         **_ERRORS,
     },
 )
-async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventSourceResponse:
+async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventStream:
     run = await _start(request, body, services)
     settings = services.settings
     shutdown = anyio.Event()
-    return EventSourceResponse(
+    return EventStream(
         _frames(
             services,
             run,
