@@ -42,6 +42,7 @@ from langgraph.checkpoint.base import (
 from langgraph.graph import START, MessagesState, StateGraph
 
 from app.persistence.redis import RedisSaver
+from bench.processes import stop_process
 
 THREADS = 20
 TURNS = 10
@@ -204,12 +205,7 @@ class Server:
             self._wait_ready()
             yield self
         finally:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            stop_process(self._proc)
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _wait_ready(self) -> None:

@@ -31,7 +31,6 @@ import re
 import resource
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +48,7 @@ import orjson
 import redis
 
 from bench.openai_standin import Reply
+from bench.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 # Settings a developer's shell could leak into the processes under test.
@@ -99,13 +99,7 @@ class Process:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=15)
 
 
 class RedisProcess:

@@ -40,6 +40,7 @@ import httpx
 import orjson
 
 from bench.load import ProcessTree, percentile
+from bench.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -187,13 +188,7 @@ class Process:
 
     def stop(self) -> None:
         tree = ProcessTree(self.pid).pids() if self.alive() else []
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+        stop_process(self.popen, grace=15)
         for pid in tree[1:]:  # workers the parent did not take down with it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

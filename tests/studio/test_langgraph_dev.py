@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
+from bench.processes import stop_process
 from graphs import build_registry, studio
 from tests.support.ports import free_port, wait_until_serving
 
@@ -56,12 +57,7 @@ def langgraph_dev(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[str]:
             pytest.fail(f"langgraph dev did not start: {exc}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=10)
         log.close()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import redis
 
+from bench.processes import stop_process
 from tests.support.ports import free_port
 
 MISSING = (
@@ -67,11 +68,6 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._proc is not None:
+            stop_process(self._proc)
         self._proc = None
