@@ -135,9 +135,6 @@ class Runs:
         self._releases: set[asyncio.Task[None]] = set()
         self._releasing: dict[str, asyncio.Task[None]] = {}  # thread id -> its claims' release
 
-    def __len__(self) -> int:
-        return len(self._by_request)
-
     def get(self, request_id: str) -> Run | None:
         return self._by_request.get(request_id)
 

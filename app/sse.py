@@ -23,10 +23,6 @@ def event_frame(frame_id: int, event: str, data: Any) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event.encode(), orjson.dumps(data))
 
 
-def ping_comment() -> bytes:
-    return b": ping\n\n"
-
-
 class EventStream(EventSourceResponse):
     """sse-starlette's response (pings, disconnect watch, shutdown grace) with two changes:
 
