@@ -21,7 +21,7 @@ from app.turns import Reply, Turn, TurnCancelled, Turns
 
 
 class Run:
-    """Drives ``turns.run(turn)`` in a task; ``batches()`` yields what it has produced."""
+    """Drives ``turns.run(turn, ...)`` in a task; ``batches()`` yields what it has produced."""
 
     def __init__(self, turns: Turns, turn: Turn) -> None:
         self.turn = turn
@@ -62,10 +62,9 @@ class Run:
 
     async def _drive(self) -> None:
         try:
-            async for item in self._turns.run(self.turn):
-                self.replied = isinstance(item, Reply)
-                self._pending.append(item)
-                self._wake()
+            reply = await self._turns.run(self.turn, self._emit)
+            self.replied = True
+            self._pending.append(reply)
         except TurnCancelled as cancelled:
             task = asyncio.current_task()
             if task is not None:
@@ -85,6 +84,11 @@ class Run:
         finally:
             self._done = True
             self._wake()
+
+    def _emit(self, text: str) -> None:
+        # Called from the model's token callback: append and wake the reader, nothing more.
+        self._pending.append(text)
+        self._wake()
 
     def _wake(self) -> None:
         waiter = self._waiter

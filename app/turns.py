@@ -1,8 +1,9 @@
 """A chat turn: checked before the response starts, then run as a stream of text deltas.
 
 Everything that can be refused (body, graph, settings, thread) is refused in :meth:`Turns.prepare`
-so the client gets a real status code; :meth:`Turns.run` then yields the reply's text deltas and,
-last, the ``final`` payload, raising an :class:`AppError` if the turn fails part-way.
+so the client gets a real status code; :meth:`Turns.run` then hands the reply's text deltas to a
+callback as they arrive and returns the whole :class:`Reply`, raising an :class:`AppError` if
+the turn fails part-way.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.graph.state import CompiledStateGraph
+
+# LangGraph's handler behind stream_mode="messages"; private, so langgraph is pinned and
+# tests/e2e cover what it yields (chunks, nostream tags, subgraphs).
+from langgraph.pregel._messages import StreamMessagesHandler
 from pydantic import ValidationError
 
 from app.errors import (
@@ -124,84 +128,56 @@ class Turns:
             await self._check_thread(turn)
         return turn
 
-    async def run(self, turn: Turn) -> AsyncIterator[str | Reply]:
-        """Yield the reply's non-empty text deltas as they arrive, then one :class:`Reply`."""
+    async def run(self, turn: Turn, emit: Callable[[str], None]) -> Reply:
+        """Run the turn, handing each non-empty text delta to ``emit`` as it arrives.
+
+        ``emit`` is called on the event loop from inside the model's token callback, so it must
+        be quick and must not raise. The whole reply comes back as a :class:`Reply`.
+        """
         graph = self._graphs[turn.graph.ref]
         # A client retrying a request id replaces its own message instead of adding a copy.
         message = HumanMessage(turn.content, id=f"{turn.request_id}:user")
         loop = asyncio.get_running_loop()
         start = loop.time()
-        deadline = start + self._settings.upstream_first_token_timeout
-        parts: list[str] = []
-        ttft_ms: float | None = None
-        usage: dict[str, int] | None = None
-        finish_reason: str | None = None
-        model: str | None = None
-        stream = cast(
-            AsyncGenerator[tuple[Any, Any], None],
-            graph.astream(
-                {"messages": [message]},
-                turn.config(),
-                context=turn.settings,
-                stream_mode="messages",
-                # One checkpoint per turn, written when the run ends, even when it fails.
-                durability="exit",
-            ),
-        )
+        tap = _ReplyTap(emit, turn.received)
+        config = turn.config()
+        # The tap sees every chat-model chunk as LangGraph's "messages" stream mode would (same
+        # nostream tags, being LangGraph's own handler), but calls ``emit`` straight from the
+        # model's callback: no stream queue and no generator hop per token. It is built with
+        # subgraphs=True because LangGraph drops a caller's subgraphs=False handler at the root;
+        # the tap skips subgraph chunks itself, as stream_mode="messages" does by default.
+        config["callbacks"] = [StreamMessagesHandler(tap.take, subgraphs=True)]
         try:
             # One timeout for the whole turn, moved once at the first token, rather than a new
-            # one around every chunk (~4 us each). It spans the `yield`s below, which is safe
-            # because our one caller, Run._drive, does not await between items.
-            async with aclosing(stream), asyncio.timeout_at(deadline) as timeout:
-                async for chunk, _ in stream:
-                    if not isinstance(chunk, AIMessageChunk):
-                        continue
-                    text = chunk.content if isinstance(chunk.content, str) else chunk.text
-                    if text:
-                        if ttft_ms is None:
-                            ttft_ms = (time.perf_counter() - turn.received) * 1000
-                            timeout.reschedule(start + self._settings.upstream_timeout)
-                        parts.append(text)
-                        yield text
-                    if chunk.usage_metadata:
-                        usage = dict(chunk.usage_metadata)  # type: ignore[arg-type]
-                    meta = chunk.response_metadata
-                    if meta:
-                        finish_reason = meta.get("finish_reason", finish_reason)
-                        model = meta.get("model_name", model)
+            # one around every chunk.
+            async with asyncio.timeout_at(start + self._settings.upstream_first_token_timeout) as (
+                timeout
+            ):
+                tap.on_first = lambda: timeout.reschedule(start + self._settings.upstream_timeout)
+                await graph.ainvoke(
+                    {"messages": [message]},
+                    config,
+                    context=turn.settings,
+                    # One checkpoint per turn, written when the run ends, even when it fails.
+                    durability="exit",
+                )
         except asyncio.CancelledError:
             # Cancelled by request or by a client that left: keep what was streamed, so the
             # thread reads as the client saw it, then report the partial reply.
-            text = "".join(parts)
+            text = "".join(tap.parts)
             await self._keep_partial(turn, message, text)
-            raise TurnCancelled(
-                Reply(
-                    text=text,
-                    model=model,
-                    usage=usage,
-                    finish_reason="cancelled",
-                    ttft_ms=ttft_ms,
-                    total_ms=(time.perf_counter() - turn.received) * 1000,
-                )
-            ) from None
+            raise TurnCancelled(tap.reply(turn, text, finish_reason="cancelled")) from None
         except TimeoutError:
-            waited = "first token" if ttft_ms is None else "whole reply"
+            waited = "first token" if tap.ttft_ms is None else "whole reply"
             raise UpstreamTimeout(
                 f"The model provider timed out waiting for the {waited}."
             ) from None
         except Exception as exc:
-            error = to_app_error(exc, streaming=ttft_ms is not None)
+            error = to_app_error(exc, streaming=tap.ttft_ms is not None)
             if error is None:
                 raise
             raise error from exc
-        yield Reply(
-            text="".join(parts),
-            model=model,
-            usage=usage,
-            finish_reason=finish_reason,
-            ttft_ms=ttft_ms,
-            total_ms=(time.perf_counter() - turn.received) * 1000,
-        )
+        return tap.reply(turn, "".join(tap.parts), finish_reason=tap.finish_reason)
 
     async def _keep_partial(self, turn: Turn, message: HumanMessage, text: str) -> None:
         """Save the user's message and the partial reply as the turn's outcome.
@@ -329,6 +305,52 @@ class Turns:
                 f"thread {turn.thread_id!r} belongs to graph {bound!r}; it cannot continue "
                 f"with {turn.graph.name!r} (any version of {bound!r} can)"
             )
+
+
+class _ReplyTap:
+    """Collects one turn's reply from the model's message chunks and passes its text on."""
+
+    def __init__(self, emit: Callable[[str], None], received: float) -> None:
+        self._emit = emit
+        self._received = received  # time.perf_counter() when the request arrived
+        self.on_first: Callable[[], object] | None = None
+        self.parts: list[str] = []
+        self.ttft_ms: float | None = None
+        self.usage: dict[str, int] | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+
+    def take(self, item: tuple[Any, str, tuple[Any, Any]]) -> None:
+        """A ``StreamMessagesHandler`` stream item: ``(namespace, "messages", (message, meta))``."""
+        namespace, _, (chunk, _meta) = item
+        if namespace:
+            return  # a subgraph's model: its tokens are not this reply's
+        if not isinstance(chunk, AIMessageChunk):
+            return  # whole messages from node outputs: the chunks already carried their text
+        text = chunk.content if isinstance(chunk.content, str) else chunk.text
+        if text:
+            if self.ttft_ms is None:
+                self.ttft_ms = (time.perf_counter() - self._received) * 1000
+                if self.on_first is not None:
+                    self.on_first()
+            self.parts.append(text)
+            self._emit(text)
+        if chunk.usage_metadata:
+            self.usage = dict(chunk.usage_metadata)  # type: ignore[arg-type]
+        meta = chunk.response_metadata
+        if meta:
+            self.finish_reason = meta.get("finish_reason", self.finish_reason)
+            self.model = meta.get("model_name", self.model)
+
+    def reply(self, turn: Turn, text: str, *, finish_reason: str | None) -> Reply:
+        return Reply(
+            text=text,
+            model=self.model,
+            usage=self.usage,
+            finish_reason=finish_reason,
+            ttft_ms=self.ttft_ms,
+            total_ms=(time.perf_counter() - turn.received) * 1000,
+        )
 
 
 def _ms(value: float | None) -> float | None:
