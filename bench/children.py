@@ -1,0 +1,131 @@
+"""The child processes a benchmark starts: on free loopback ports, with a scrubbed environment,
+their output in a log file, each in its own session and stopped by its pid."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.load import ProcessTree
+from bench.processes import stop_process
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Settings a developer's shell could leak into the processes under test.
+_SCRUB = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "REDIS_URL",
+    "HOST",
+    "PORT",
+    "WORKERS",
+    "SQLITE_PATH",
+    "LOG_LEVEL",
+    "LANGSMITH_API_KEY",
+    "LANGCHAIN_API_KEY",
+    "LANGCHAIN_TRACING_V2",
+    "API_KEYS",
+    "ON_DISCONNECT",
+    "MULTITASK",
+    "CORS_ORIGINS",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(cores: str | None, argv: list[str]) -> list[str]:
+    """``argv`` under ``taskset -c cores``, where there is more than one core to choose from."""
+    if cores and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", cores, *argv]
+    return argv
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env.update(extra)
+    return env
+
+
+def answers_200(url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url, timeout=2).status_code == 200
+    return False
+
+
+class Process:
+    """A child with its output in ``<cwd>/<name>.log``; stopped by its pid (and its tree's)."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path) -> None:
+        self.name = name
+        self.log_path = cwd / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            # Its own session: a Ctrl-C here reaches only us, and we stop it in order.
+            self.popen = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,  # a scratch directory: no developer's .env is read
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def wait_for(self, ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        """Poll ``ready`` until it holds; fail with the log's tail if the child exits or stalls."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name}: {what} did not happen in {timeout:.0f} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        tree = ProcessTree(self.pid).pids() if self.alive() else []
+        stop_process(self.popen, grace=15)
+        for pid in tree[1:]:  # workers the parent did not take down with it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def standin(workdir: Path, cores: str | None, *options: str) -> Iterator[str]:
+    """The OpenAI stand-in, given ``options``; yields its root URL (the API is under ``/v1``)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.openai_standin", "--port", str(port), *options]
+    process = Process(
+        "standin", pinned(cores, argv), env=clean_env(PYTHONPATH=str(REPO)), cwd=workdir
+    )
+    try:
+        process.wait_for(lambda: "OpenAI stand-in on" in process.log(), "start", timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()

@@ -1,0 +1,216 @@
+"""The scenarios of ``bench.stream``, and running them against a system: servers through the load
+generator (``bench.load``), in-process floors through ``bench.floors``, each its own process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.children import REPO, Process, clean_env, pinned
+from bench.systems import System, server
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    concurrency: int
+    requests: int
+    tokens: int
+    delay_ms: float
+    ramp: float = 0.0  # seconds over which the first streams start
+
+    def describe(self) -> str:
+        reply = f"{self.tokens} tok @ {self.delay_ms:g} ms"
+        if self.name == "single":
+            return f"{self.requests} x 1 stream, {reply}"
+        if self.ramp:
+            return (
+                f"{self.concurrency} streams held ({self.requests} x {reply}, "
+                f"starts over {self.ramp:g} s)"
+            )
+        return f"{self.concurrency} streams x {reply}"
+
+
+def scenarios(quick: bool) -> dict[str, Scenario]:
+    """c<N>: N streams started at once; h<N>: N streams held, each of N workers running three in
+    a row, their first starts spread over one stream's length (steady arrivals)."""
+    tokens = 50 if quick else 200
+    ramp = tokens * 20 / 1000
+    return {
+        s.name: s
+        for s in (
+            Scenario("single", 1, 5 if quick else 20, 200, 0),
+            Scenario("c1", 1, 1 if quick else 3, tokens, 20),
+            Scenario("c50", 50, 50, tokens, 20),
+            Scenario("c200", 200, 200, tokens, 20),
+            Scenario("c500", 500, 500, tokens, 20),
+            Scenario("h150", 150, 450, tokens, 20, ramp=ramp),
+            Scenario("h200", 200, 600, tokens, 20, ramp=ramp),
+        )
+    }
+
+
+SCENARIO_NAMES = tuple(scenarios(quick=False))
+QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200")
+
+
+@dataclass
+class Row:
+    system: System
+    scenario: Scenario
+    result: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+def run_json(argv: list[str], timeout: float, cwd: Path, pythonpath: str) -> dict[str, Any]:
+    """Run ``argv`` and parse the JSON summary on the last line of its output."""
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=pythonpath),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode(errors="replace")[-2000:])
+    result: dict[str, Any] = orjson.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def scenario_args(scenario: Scenario, upstream: str, time_limit: float) -> list[str]:
+    return [
+        "-c",
+        str(scenario.concurrency),
+        "-n",
+        str(scenario.requests),
+        "--time-limit",
+        str(time_limit),
+        "--upstream",
+        upstream,
+        "--tokens",
+        str(scenario.tokens),
+        "--delay-ms",
+        str(scenario.delay_ms),
+        "--ramp",
+        str(scenario.ramp),
+        "--warmup",
+        "5",
+        "--json",
+    ]
+
+
+def run_load(
+    process: Process,
+    url: str,
+    system: System,
+    scenario: Scenario,
+    *,
+    upstream: str,
+    time_limit: float,
+    cores: str | None,
+    workdir: Path,
+) -> dict[str, Any]:
+    argv = pinned(
+        cores,
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            url,
+            "--format",
+            "ours" if system.kind == "ours" else "langgraph",
+            "--watch-pid",
+            str(process.pid),
+            *scenario_args(scenario, upstream, time_limit),
+        ],
+    )
+    return run_json(argv, time_limit + 120, workdir, str(REPO))
+
+
+def run_floor(
+    system: System,
+    scenario: Scenario,
+    *,
+    repo: Path,
+    upstream: str,
+    time_limit: float,
+    cores: str | None,
+    workdir: Path,
+) -> dict[str, Any]:
+    argv = pinned(
+        cores,
+        [
+            sys.executable,
+            "-m",
+            "bench.floors",
+            "--mode",
+            system.kind,
+            "--base-url",
+            f"{upstream}/v1",
+            *scenario_args(scenario, upstream, time_limit),
+        ],
+    )
+    return run_json(argv, time_limit + 120, workdir, f"{repo}{os.pathsep}{REPO}")
+
+
+def run_system(
+    system: System,
+    todo: list[Scenario],
+    rows: list[Row],
+    args: argparse.Namespace,
+    repo: Path,
+    upstream: str,
+    workdir: Path,
+) -> None:
+    """Run ``todo`` against ``system`` (one server start for them all), appending to ``rows``."""
+    if system.is_server:
+        try:
+            with server(system, repo, upstream, workdir, args.server_cores) as (process, url):
+                for scenario in todo:
+                    run = partial(
+                        run_load,
+                        process,
+                        url,
+                        system,
+                        scenario,
+                        upstream=upstream,
+                        time_limit=args.time_limit,
+                        cores=args.client_cores,
+                        workdir=workdir,
+                    )
+                    rows.append(_attempt(system, scenario, run))
+        except RuntimeError as exc:
+            rows.extend(Row(system, s, failure=str(exc).splitlines()[0]) for s in todo)
+            print(exc, file=sys.stderr)
+        return
+    for scenario in todo:
+        run = partial(
+            run_floor,
+            system,
+            scenario,
+            repo=repo,
+            upstream=upstream,
+            time_limit=args.time_limit,
+            cores=args.server_cores,
+            workdir=workdir,
+        )
+        rows.append(_attempt(system, scenario, run))
+
+
+def _attempt(system: System, scenario: Scenario, run: Callable[[], dict[str, Any]]) -> Row:
+    print(f"  {scenario.name} ...", file=sys.stderr, flush=True)
+    try:
+        return Row(system, scenario, result=run())
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"  {scenario.name} failed: {exc}", file=sys.stderr)
+        return Row(system, scenario, failure=str(exc).splitlines()[0][:80])

@@ -1,0 +1,110 @@
+"""The systems ``bench.stream`` measures, and starting and stopping the servers among them."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.children import Process, answers_200, clean_env, free_port, pinned
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    label: str
+    kind: str  # "ours", "langgraph" or a bench.floors mode
+    workers: int = 1
+    scenarios: tuple[str, ...] = ("single", "c1", "c50", "c200", "c500")  # by default
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind in ("ours", "langgraph")
+
+
+SYSTEMS = {
+    s.name: s
+    for s in (
+        System(
+            "ours",
+            "ours (python -m app)",
+            "ours",
+            scenarios=("single", "c1", "c50", "c200", "c500", "h150", "h200"),
+        ),
+        System(
+            "ours-w2",
+            "ours, WORKERS=2",
+            "ours",
+            workers=2,
+            scenarios=("c50", "c200", "c500", "h150", "h200"),
+        ),
+        System("langgraph", "langgraph dev (n-jobs 256)", "langgraph"),
+        System("astream", "ChatOpenAI.astream, in-process", "astream"),
+        System("fast", "FastChatOpenAI.astream, in-process", "fast"),
+        System("graph", "graph.astream(messages), in-process", "graph"),
+        System("raw", "raw httpx + orjson, in-process", "raw"),
+    )
+}
+DEFAULT_SYSTEMS = ("ours", "ours-w2", "langgraph", "astream", "fast", "raw")
+QUICK_SYSTEMS = ("ours", "langgraph", "astream", "fast", "raw")
+
+
+@contextlib.contextmanager
+def server(
+    system: System, repo: Path, upstream: str, workdir: Path, cores: str
+) -> Iterator[tuple[Process, str]]:
+    """Start a server under test; yields it and its streaming URL."""
+    port = free_port()
+    home = workdir / system.name
+    home.mkdir()
+    common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1"}
+    if system.kind == "ours":
+        env = clean_env(
+            **common,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            WORKERS=str(system.workers),
+            SQLITE_PATH=str(home / "checkpoints.sqlite"),
+            LOG_LEVEL="warning",
+            PYTHONPATH=str(repo),
+        )
+        argv = pinned(cores, [sys.executable, "-m", "app"])
+        ready, stream = f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/stream"
+    else:
+        # langgraph dev resolves graph paths against its cwd and writes .langgraph_api there.
+        (home / "graphs").symlink_to(repo / "graphs")
+        shutil.copy(repo / "langgraph.json", home / "langgraph.json")
+        env = clean_env(
+            **common,
+            LANGSMITH_TRACING="false",
+            LANGGRAPH_CLI_NO_ANALYTICS="1",
+            PYTHONPATH=str(repo),
+        )
+        cli = str(Path(sys.executable).with_name("langgraph"))
+        argv = pinned(
+            cores,
+            [
+                cli,
+                "dev",
+                "--config",
+                "langgraph.json",
+                "--no-browser",
+                "--no-reload",
+                "--port",
+                str(port),
+                "--n-jobs-per-worker",
+                "256",
+                "--server-log-level",
+                "WARNING",
+            ],
+        )
+        ready, stream = f"http://127.0.0.1:{port}/ok", f"http://127.0.0.1:{port}/runs/stream"
+    process = Process(system.name, argv, env=env, cwd=home)
+    try:
+        process.wait_for(lambda: answers_200(ready), f"GET {ready} 200", timeout=90)
+        yield process, stream
+    finally:
+        process.stop()
