@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import redis
 
 from bench.load import ProcessTree
 from bench.processes import stop_process
@@ -129,3 +130,39 @@ def standin(workdir: Path, cores: str | None, *options: str) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.stop()
+
+
+class RedisProcess:
+    """redis-server on one port; append-only (``persist``) so that a stop/start keeps its data."""
+
+    def __init__(self, workdir: Path, *, persist: bool = True, cores: str | None = None) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.persist = persist
+        self.cores = cores
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        argv = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "yes" if self.persist else "no", "--appendfsync", "everysec",
+                "--dir", str(self.workdir), "--protected-mode", "no"]  # fmt: skip
+        self.process = Process("redis", pinned(self.cores, argv), env=clean_env(), cwd=self.workdir)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+
+        def answers() -> bool:
+            with contextlib.suppress(redis.ConnectionError):
+                return bool(client.ping())
+            return False
+
+        try:
+            self.process.wait_for(answers, "PING")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()  # SIGTERM: redis fsyncs its append-only file, then exits

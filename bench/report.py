@@ -163,4 +163,15 @@ def targets(rows: list[Row]) -> str:
             f"- wire bytes per token <= 60 (socket bytes: headers, HTTP chunk framing, the "
             f"final frame){note}: {shown}: {_verdict(worst <= 60)}"
         )
+    scale = [
+        (label, row)
+        for label, name in (("WORKERS=1", "ours-redis"), ("WORKERS=2", "ours-w2"))
+        if (row := _find(rows, name, "h150"))
+    ]
+    if scale:
+        parts = []
+        for label, row in scale:
+            figures, ok = _hold(row)
+            parts.append(f"{label}: {figures} ({'within' if ok else 'beyond'} the limits)")
+        out.append("- scale-out, Redis memory, 150 streams held: " + "; ".join(parts))
     return "\n".join(out)

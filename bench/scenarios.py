@@ -175,7 +175,10 @@ def run_system(
     """Run ``todo`` against ``system`` (one server start for them all), appending to ``rows``."""
     if system.is_server:
         try:
-            with server(system, repo, upstream, workdir, args.server_cores) as (process, url):
+            with server(system, repo, upstream, workdir, args.server_cores, args.client_cores) as (
+                process,
+                url,
+            ):
                 for scenario in todo:
                     run = partial(
                         run_load,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.children import RedisProcess
 from bench.load import ProcessTree
-from bench.soak_system import RedisProcess
 
 # After Redis is back, how long its clients may still see the outage (reconnects, runs that
 # were already failing).

@@ -4,48 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import redis
-
-from bench.children import REPO, Process, answers_200, clean_env, free_port, standin
-
-
-class RedisProcess:
-    """redis-server on one port, append-only so that a stop/start keeps its data."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: Process | None = None
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is not installed (make test installs it)")
-        argv = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.workdir),
-                "--protected-mode", "no"]  # fmt: skip
-        self.process = Process("redis", argv, env=clean_env(), cwd=self.workdir)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-
-        def answers() -> bool:
-            with contextlib.suppress(redis.ConnectionError):
-                return bool(client.ping())
-            return False
-
-        try:
-            self.process.wait_for(answers, "PING")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()  # SIGTERM: redis fsyncs its append-only file, then exits
+from bench.children import REPO, Process, RedisProcess, answers_200, clean_env, free_port, standin
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.children import Process, answers_200, clean_env, free_port, pinned
+from bench.children import Process, RedisProcess, answers_200, clean_env, free_port, pinned
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class System:
     kind: str  # "ours", "langgraph" or a bench.floors mode
     workers: int = 1
     scenarios: tuple[str, ...] = ("single", "c1", "c50", "c200", "c500")  # by default
+    redis: bool = False  # memory in a redis-server the benchmark starts, instead of SQLite
+    all_cores: bool = False  # not pinned to --server-cores: free to use every core
 
     @property
     def is_server(self) -> bool:
@@ -34,12 +36,23 @@ SYSTEMS = {
             "ours",
             scenarios=("single", "c1", "c50", "c200", "c500", "h150", "h200"),
         ),
+        # Scale-out as deployed: processes sharing Redis. WORKERS=1 and WORKERS=2 on the same
+        # Redis; the two workers get both cores (the load generator and stand-in keep theirs).
+        System(
+            "ours-redis",
+            "ours, Redis, WORKERS=1",
+            "ours",
+            redis=True,
+            scenarios=("c50", "c200", "h150", "h200"),
+        ),
         System(
             "ours-w2",
-            "ours, WORKERS=2",
+            "ours, Redis, WORKERS=2 (all cores)",
             "ours",
             workers=2,
-            scenarios=("c50", "c200", "c500", "h150", "h200"),
+            redis=True,
+            all_cores=True,
+            scenarios=("c50", "c200", "h150", "h200"),
         ),
         System("langgraph", "langgraph dev (n-jobs 256)", "langgraph"),
         System("astream", "ChatOpenAI.astream, in-process", "astream"),
@@ -48,26 +61,35 @@ SYSTEMS = {
         System("raw", "raw httpx + orjson, in-process", "raw"),
     )
 }
-DEFAULT_SYSTEMS = ("ours", "ours-w2", "langgraph", "astream", "fast", "raw")
+DEFAULT_SYSTEMS = ("ours", "ours-redis", "ours-w2", "langgraph", "astream", "fast", "raw")
 QUICK_SYSTEMS = ("ours", "langgraph", "astream", "fast", "raw")
 
 
 @contextlib.contextmanager
 def server(
-    system: System, repo: Path, upstream: str, workdir: Path, cores: str
+    system: System, repo: Path, upstream: str, workdir: Path, cores: str, client_cores: str
 ) -> Iterator[tuple[Process, str]]:
     """Start a server under test; yields it and its streaming URL."""
     port = free_port()
     home = workdir / system.name
     home.mkdir()
     common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1"}
+    store: RedisProcess | None = None
+    if system.all_cores:
+        cores = None
     if system.kind == "ours":
+        memory = {"SQLITE_PATH": str(home / "checkpoints.sqlite")}
+        if system.redis:
+            # Its CPU is not in the server's figures: it is another process, on client_cores.
+            store = RedisProcess(home, persist=False, cores=client_cores)
+            store.start()
+            memory = {"REDIS_URL": store.url}
         env = clean_env(
             **common,
+            **memory,
             HOST="127.0.0.1",
             PORT=str(port),
             WORKERS=str(system.workers),
-            SQLITE_PATH=str(home / "checkpoints.sqlite"),
             LOG_LEVEL="warning",
             PYTHONPATH=str(repo),
         )
@@ -108,3 +130,5 @@ def server(
         yield process, stream
     finally:
         process.stop()
+        if store is not None:
+            store.stop()
