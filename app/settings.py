@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     default_graph: str = "streaming-chat"
     max_message_chars: int = Field(32_000, ge=1)
     sse_ping_seconds: float = Field(15.0, gt=0)
+    sse_compression: Literal["gzip", "off"] = Field(
+        "gzip", description="gzip /stream for clients that accept it (flushed per frame), or off"
+    )
 
     # Reliability.
     on_disconnect: Literal["cancel", "continue"] = Field(

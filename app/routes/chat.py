@@ -129,8 +129,9 @@ async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> 
         shutdown_event=shutdown,
         # Past our own grace, leave time for the server_shutdown frame to go out.
         shutdown_grace_period=settings.shutdown_grace_seconds + 3,
-        ping=services.settings.sse_ping_seconds,
+        ping=settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache"},
+        gzip=settings.sse_compression == "gzip",
     )
 
 
