@@ -3,8 +3,10 @@
 Each stream records its time to first token, the largest gap between two reads that carried
 tokens, its token count and errors; the socket bytes of every response (status line, headers
 and HTTP chunk framing included) are counted below httpx, so bytes per token is what really
-crossed the wire. Frames are told apart by their first bytes, never JSON-parsed, so that the
-client stays cheap next to the server it measures. Two formats:
+crossed the wire. Every system gets the same ``Accept-Encoding`` (httpx's default, which asks for
+gzip, as browsers do; ``--accept-encoding identity`` asks for plain text), and frames are read
+after httpx has decoded the body. Frames are told apart by their first bytes, never JSON-parsed,
+so that the client stays cheap next to the server it measures. Two formats:
 
 - ``ours``: ``event: stream_event`` chunk frames, then ``event: final`` (or ``event: error``);
 - ``langgraph``: ``langgraph dev``'s ``event: messages`` frames (``stream_mode=messages-tuple``),
@@ -112,7 +114,10 @@ class CountingBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-def counting_client(backend: CountingBackend, connections: int) -> httpx.AsyncClient:
+def counting_client(
+    backend: CountingBackend, connections: int, accept_encoding: str | None = None
+) -> httpx.AsyncClient:
+    """A client on ``backend``; ``accept_encoding`` replaces httpx's default header."""
     transport = httpx.AsyncHTTPTransport()
     # httpx has no public way to pass a network backend; its transport wraps exactly this pool.
     transport._pool = httpcore.AsyncConnectionPool(
@@ -120,7 +125,10 @@ def counting_client(backend: CountingBackend, connections: int) -> httpx.AsyncCl
         max_keepalive_connections=connections,
         network_backend=backend,
     )
-    return httpx.AsyncClient(transport=transport, timeout=None)
+    client = httpx.AsyncClient(transport=transport, timeout=None)
+    if accept_encoding is not None:
+        client.headers["accept-encoding"] = accept_encoding
+    return client
 
 
 # --- The server's process tree, from /proc ----------------------------------------------------
@@ -187,6 +195,7 @@ class StreamResult:
     tokens: int = 0
     total: float = 0.0
     error: str | None = None
+    encoding: str = "identity"  # the response's Content-Encoding
 
 
 def _count_ours(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
@@ -230,8 +239,10 @@ async def one_stream(client: httpx.AsyncClient, url: str, fmt: Format, body: byt
                 await response.aread()
                 result.error = f"http-{response.status_code}"
                 return result
+            result.encoding = response.headers.get("content-encoding", "identity")
             buffer = b""
-            async for data in response.aiter_raw():
+            # Decoded (gzip and the like) by httpx; the wire bytes were counted below it.
+            async for data in response.aiter_bytes():
                 data = buffer + data
                 if b"\r" in data:
                     # sse-starlette ends lines with CRLF (langgraph dev's frames, and its pings
@@ -283,6 +294,7 @@ class Summary:
     client_cpu: float = 0.0  # this process's CPU seconds over the scenario
     rss_peak: int | None = None  # largest summed RSS of the server tree, sampled
     hwm: int | None = None  # summed VmHWM of the server tree at the end
+    encodings: dict[str, int] = field(default_factory=dict)  # responses by Content-Encoding
 
     @property
     def tokens_per_second(self) -> float:
@@ -405,6 +417,7 @@ async def drive(
         client_cpu=client_cpu,
         rss_peak=sampler.peak if tree is not None else None,
         hwm=tree.hwm_bytes() if tree is not None else None,
+        encodings=dict(Counter(r.encoding for r in results)),
     )
 
 
@@ -418,11 +431,13 @@ async def run_scenario(
     ramp: float = 0.0,
     body: dict[str, Any] | None = None,
     watch: int | None = None,
+    accept_encoding: str | None = None,
 ) -> Summary:
-    """Streams from a server at ``url``; ``watch`` is the server's pid."""
+    """Streams from a server at ``url``; ``watch`` is the server's pid; ``accept_encoding``
+    replaces httpx's default ``Accept-Encoding``."""
     payload = orjson.dumps(body if body is not None else _default_body(fmt))
     backend = CountingBackend()
-    async with counting_client(backend, concurrency) as client:
+    async with counting_client(backend, concurrency, accept_encoding) as client:
         summary = await drive(
             lambda: one_stream(client, url, fmt, payload),
             concurrency=concurrency,
@@ -467,7 +482,8 @@ def describe(summary: Summary) -> str:
         f"largest gap p99 {ms(percentile(summary.max_gap, 99))}",
         f"{summary.tokens} tokens in {summary.wall:.2f} s: {summary.tokens_per_second:.0f} tok/s"
         f" ({summary.tokens_min}-{summary.tokens_max} per finished stream)",
-        f"wire {summary.wire_bytes} B: {summary.wire_bytes_per_token or 0:.1f} B/token",
+        f"wire {summary.wire_bytes} B: {summary.wire_bytes_per_token or 0:.1f} B/token"
+        f" (Content-Encoding: {summary.encodings or '-'})",
         f"client CPU {summary.client_cpu:.2f} s",
     ]
     if summary.cpu_us_per_token is not None:
@@ -498,6 +514,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", help="JSON request body (default: one per format)")
     parser.add_argument("--watch-pid", type=int, help="server process (tree) to measure")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--accept-encoding", help="send this Accept-Encoding (default: httpx's, with gzip)"
+    )
     add_reply_arguments(parser)
     args = parser.parse_args(argv)
     if args.concurrency < 1 or (args.requests is not None and args.requests < 1):
@@ -515,6 +534,7 @@ def main(argv: list[str] | None = None) -> None:
                     requests=args.warmup,
                     time_limit=args.time_limit,
                     body=body,
+                    accept_encoding=args.accept_encoding,
                 )
             await set_reply(args.upstream, args.tokens, args.delay_ms)
         return await run_scenario(
@@ -526,6 +546,7 @@ def main(argv: list[str] | None = None) -> None:
             ramp=args.ramp,
             body=body,
             watch=args.watch_pid,
+            accept_encoding=args.accept_encoding,
         )
 
     use_uvloop()
