@@ -13,6 +13,12 @@ enforced per read with ``asyncio.timeout_at``.
 
 Anything but a plain chat-completions stream (the Responses API, ``response_format``, response
 headers, gateways) goes to ``ChatOpenAI`` unchanged, as does every sync call.
+
+``ainvoke`` on a streaming model (what a graph node does) makes ``BaseChatModel`` keep every
+chunk of the reply until it ends and merge them then: about a kilobyte per token, so hundreds
+of concurrent replies hold tens of megabytes. :meth:`FastChatOpenAI._agenerate_with_cache`
+merges them as they come instead, with the same ``+``, so the message and the callbacks are
+the ones ``BaseChatModel`` produces.
 """
 
 from __future__ import annotations
@@ -29,8 +35,14 @@ import httpx
 import openai
 import orjson
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.globals import get_llm_cache
+from langchain_core.language_models.chat_models import (
+    _gen_info_and_msg_metadata,
+    generate_from_stream,
+)
 from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.utils.utils import LC_ID_PREFIX
 from langchain_openai import ChatOpenAI, StreamChunkTimeoutError
 from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
 from openai.types.chat import ChatCompletionChunk
@@ -43,6 +55,8 @@ logger = logging.getLogger(__name__)
 _BURST = 0.0005
 # How many of a reply's first chunks are handed on one loop turn at a time in a burst.
 _EAGER = 8
+# ainvoke merges a reply's chunks this many at a time rather than all at the end.
+_MERGE_EVERY = 32
 
 try:  # openai>=3 reads with httpx2 unless it is handed an httpx client, as graphs.models does.
     import httpx2
@@ -57,6 +71,62 @@ _TRANSPORT = (*_TRANSPORT, ssl.SSLError, anyio.EndOfStream)
 
 class FastChatOpenAI(ChatOpenAI):
     """A drop-in ``ChatOpenAI`` whose async streaming skips the SDK's per-chunk models."""
+
+    async def _agenerate_with_cache(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """``BaseChatModel``'s streaming branch (no cache, no rate limiter, output version v0,
+        not the v2 protocol), merging the reply's chunks as they arrive; anything else is
+        ``BaseChatModel``'s own."""
+        if (
+            not (self.cache is False or (self.cache is None and get_llm_cache() is None))
+            or self.rate_limiter is not None
+            or self.output_version == "v1"
+            or self._should_use_protocol_streaming(
+                async_api=True, run_manager=run_manager, **kwargs
+            )
+            or not self._should_stream(async_api=True, run_manager=run_manager, **kwargs)
+        ):
+            return await super()._agenerate_with_cache(messages, stop, run_manager, **kwargs)
+        run_id = f"{LC_ID_PREFIX}-{run_manager.run_id}" if run_manager else None
+        reply = _Merged()
+        chunk: ChatGenerationChunk | None = None
+        async for chunk in self._astream(messages, stop=stop, **kwargs):
+            chunk.message.response_metadata = _gen_info_and_msg_metadata(chunk)
+            if run_manager:
+                if chunk.message.id is None:
+                    chunk.message.id = run_id
+                await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
+            reply.add(chunk)
+        if (
+            chunk is not None
+            and isinstance(chunk.message, AIMessageChunk)
+            and not chunk.message.chunk_position
+        ):
+            empty: str | list[str | dict[str, Any]] = (
+                "" if isinstance(chunk.message.content, str) else []
+            )
+            chunk = ChatGenerationChunk(
+                message=AIMessageChunk(content=empty, chunk_position="last", id=run_id)
+            )
+            if run_manager:
+                await run_manager.on_llm_new_token("", chunk=chunk)
+            reply.add(chunk)
+        result = generate_from_stream(iter(reply.chunks()))
+        for idx, generation in enumerate(result.generations):
+            if run_manager and generation.message.id is None:
+                generation.message.id = f"{LC_ID_PREFIX}-{run_manager.run_id}-{idx}"
+            generation.message.response_metadata = _gen_info_and_msg_metadata(generation)
+        if len(result.generations) == 1 and result.llm_output is not None:
+            result.generations[0].message.response_metadata = {
+                **result.llm_output,
+                **result.generations[0].message.response_metadata,
+            }
+        return result
 
     async def _astream(
         self,
@@ -201,6 +271,47 @@ class FastChatOpenAI(ChatOpenAI):
             content=delta.get("content") or "", id=delta.get("id"), response_metadata=metadata
         )
         return ChatGenerationChunk(message=message)
+
+
+class _Merged:
+    """A reply's chunks, merged as they come into what ``generate_from_stream`` would make.
+
+    ``generate_from_stream`` computes ``first + [rest...]``, and every part of that sum (text,
+    metadata and usage dicts, generation info, id, chunk position) is a left fold, so merging
+    a prefix early gives the same message. Tool-call chunks are rebuilt after merging, and the
+    legacy ``additional_kwargs`` tool calls are re-parsed on construction, so from the first
+    chunk that carries anything but text and metadata on, chunks are only kept, as before.
+    """
+
+    __slots__ = ("_head", "_mergeable", "_pending")
+
+    def __init__(self) -> None:
+        self._head: ChatGenerationChunk | None = None
+        self._pending: list[ChatGenerationChunk] = []
+        self._mergeable = True
+
+    def add(self, chunk: ChatGenerationChunk) -> None:
+        self._pending.append(chunk)
+        if self._mergeable:
+            message = chunk.message
+            self._mergeable = (
+                type(chunk) is ChatGenerationChunk
+                and type(message) is AIMessageChunk
+                and isinstance(message.content, str)
+                and not message.tool_call_chunks
+                and not message.additional_kwargs
+            )
+        if self._mergeable and len(self._pending) >= _MERGE_EVERY:
+            head, rest = (
+                (self._head, self._pending)
+                if self._head is not None
+                else (self._pending[0], self._pending[1:])
+            )
+            self._head = head + rest
+            self._pending = []
+
+    def chunks(self) -> list[ChatGenerationChunk]:
+        return self._pending if self._head is None else [self._head, *self._pending]
 
 
 def _body(response: Any) -> AsyncIterator[bytes]:
