@@ -39,6 +39,7 @@ _SCRUB = (
     "ON_DISCONNECT",
     "MULTITASK",
     "CORS_ORIGINS",
+    "SSE_COMPRESSION",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -112,13 +113,23 @@ async def test_metrics_count_requests_streams_tokens_and_errors(
     """/metrics exposes request counts, TTFT, durations, tokens and errors by code."""
     await stream(client, turn("hi"))
     await client.post("/generate", json=turn("x", graphType="nope"))
-    text = (await client.get("/metrics")).text
-    assert 'agent_http_requests_total{method="POST",route="/stream",status="200"} 1.0' in text
-    assert 'agent_http_requests_total{method="POST",route="/generate",status="404"} 1.0' in text
-    assert 'agent_tokens_streamed_total{graph="streaming-chat::1.1.0"} 12.0' in text
-    assert 'agent_ttft_seconds_count{graph="streaming-chat::1.1.0"} 1.0' in text
-    assert 'agent_errors_total{code="graph_not_found"} 1.0' in text
-    assert "agent_active_streams 0.0" in text
+    expected = [
+        'agent_http_requests_total{method="POST",route="/stream",status="200"} 1.0',
+        'agent_http_requests_total{method="POST",route="/generate",status="404"} 1.0',
+        'agent_tokens_streamed_total{graph="streaming-chat::1.1.0"} 12.0',
+        'agent_ttft_seconds_count{graph="streaming-chat::1.1.0"} 1.0',
+        'agent_errors_total{code="graph_not_found"} 1.0',
+        "agent_active_streams 0.0",
+    ]
+    # A stream is counted when the server's handler returns, which can be just after the
+    # client has read the last byte: give it a moment (bounded) before asserting.
+    for _ in range(200):
+        text = (await client.get("/metrics")).text
+        if all(line in text for line in expected):
+            break
+        await asyncio.sleep(0.01)
+    for line in expected:
+        assert line in text
 
 
 def test_json_logs_carry_the_turns_ids() -> None:
