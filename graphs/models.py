@@ -8,15 +8,16 @@ the factory caches clients so that a turn never pays for building one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from graphs.fast_openai import FastChatOpenAI
 from graphs.offline import OfflineChatModel
-from graphs.transport import AsyncioTransport
+
+if TYPE_CHECKING:
+    from graphs.fast_openai import FastChatOpenAI
 
 __all__ = [
     "ChatModelFactory",
@@ -70,6 +71,12 @@ class OpenAIModels:
     provider = "openai"
 
     def __init__(self, upstream: Upstream) -> None:
+        # Imported here, not at the top: langchain_openai and its imports (tiktoken, the
+        # legacy LLM classes) cost about 11 MB that a server on the offline model never uses.
+        from graphs.fast_openai import FastChatOpenAI
+        from graphs.transport import AsyncioTransport
+
+        self._model_class: type[FastChatOpenAI] = FastChatOpenAI
         self._upstream = upstream
         self._cache: dict[ModelConfig, BaseChatModel] = {}
         # Our own pool, closed with the server: ChatOpenAI's default one is process-wide and
@@ -84,7 +91,7 @@ class OpenAIModels:
     def __call__(self, config: ModelConfig) -> BaseChatModel:
         model = self._cache.get(config)
         if model is None:
-            model = FastChatOpenAI(
+            model = self._model_class(
                 model=config.model,
                 temperature=config.temperature,
                 max_completion_tokens=config.max_tokens,

@@ -1,0 +1,53 @@
+"""A server loads only the model client its configuration uses (the rest is memory for nothing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Starts the app's lifespan in a fresh interpreter and reports which model modules it loaded.
+_PROBE = """
+import asyncio, json, sys
+from app.main import create_app
+from app.settings import Settings
+
+async def main():
+    app = create_app(Settings(_env_file=None, sqlite_path=sys.argv[1], openai_api_key=sys.argv[2]
+                              or None, openai_base_url="http://127.0.0.1:9/v1"))
+    async with app.router.lifespan_context(app):
+        provider = app.state.services.models.provider
+    print(json.dumps({"provider": provider, "langchain_openai": "langchain_openai" in sys.modules}))
+
+asyncio.run(main())
+"""
+
+
+def probe(tmp_path: Path, api_key: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path / "c.sqlite"), api_key],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    ("api_key", "provider", "loaded"), [("", "offline", False), ("sk-test", "openai", True)]
+)
+def test_lifespan_when_provider_then_only_its_client_is_imported(
+    tmp_path: Path, api_key: str, provider: str, loaded: bool
+) -> None:
+    """The offline model never imports langchain_openai; the OpenAI one does, at start-up."""
+    assert probe(tmp_path, api_key) == {"provider": provider, "langchain_openai": loaded}
