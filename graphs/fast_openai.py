@@ -56,7 +56,7 @@ _BURST = 0.0005
 # How many of a reply's first chunks are handed on one loop turn at a time in a burst.
 _EAGER = 8
 # ainvoke merges a reply's chunks this many at a time rather than all at the end.
-_MERGE_EVERY = 32
+_MERGE_EVERY = 8
 
 try:  # openai>=3 reads with httpx2 unless it is handed an httpx client, as graphs.models does.
     import httpx2
