@@ -6,13 +6,14 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import handlers
 from app.guard import Guard
-from app.ledger import Ledger, LocalLedger, RedisLedger
+from app.ledger import LocalLedger
 from app.metrics import Metrics
 from app.persistence import open_checkpointer
 from app.persistence.factory import Checkpointer
@@ -22,6 +23,9 @@ from app.services import Services
 from app.settings import Settings
 from app.turns import Turns
 from graphs import ChatModelFactory, Registry, Upstream, build_registry, model_factory
+
+if TYPE_CHECKING:
+    from app.ledger import RedisLedger
 
 log = logging.getLogger("app")
 
@@ -38,10 +42,13 @@ def models_for(settings: Settings) -> ChatModelFactory:
     )
 
 
-def ledger_for(settings: Settings, checkpointer: Checkpointer) -> Ledger:
+def ledger_for(settings: Settings, checkpointer: Checkpointer) -> RedisLedger | LocalLedger:
     """Redis coordinates runs across replicas when thread memory is in Redis."""
     client = getattr(checkpointer.saver, "client", None)
     if checkpointer.kind == "redis" and client is not None:
+        # Imported only with Redis, so that a server without it need not load the client.
+        from app.ledger import RedisLedger
+
         return RedisLedger(
             client, prefix=settings.redis_key_prefix, ttl=settings.run_claim_ttl_seconds
         )
@@ -71,7 +78,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 multitask=settings.multitask,
                 wait=settings.multitask_wait_seconds,
             )
-            if isinstance(ledger, RedisLedger):
+            if not isinstance(ledger, LocalLedger):
                 ledger.start(on_cancel=runs.stop_local)
             app.state.services = Services(
                 settings=settings,
@@ -99,7 +106,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 yield
             finally:
                 await runs.drain(grace=0)
-                if isinstance(ledger, RedisLedger):
+                if not isinstance(ledger, LocalLedger):
                     await ledger.stop()
                 await models.aclose()
 
