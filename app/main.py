@@ -25,7 +25,7 @@ from app.turns import Turns
 from graphs import ChatModelFactory, Registry, Upstream, build_registry, model_factory
 
 if TYPE_CHECKING:
-    from app.ledger import RedisLedger
+    from app.redis_ledger import RedisLedger
 
 log = logging.getLogger("app")
 
@@ -47,7 +47,7 @@ def ledger_for(settings: Settings, checkpointer: Checkpointer) -> RedisLedger | 
     client = getattr(checkpointer.saver, "client", None)
     if checkpointer.kind == "redis" and client is not None:
         # Imported only with Redis, so that a server without it need not load the client.
-        from app.ledger import RedisLedger
+        from app.redis_ledger import RedisLedger
 
         return RedisLedger(
             client, prefix=settings.redis_key_prefix, ttl=settings.run_claim_ttl_seconds

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 import httpx
 import openai
-import redis.exceptions
 
 from app.errors import (
     AppError,
@@ -52,7 +52,12 @@ def to_app_error(exc: BaseException, *, streaming: bool = False) -> AppError | N
         return UpstreamError("The model provider's stream was cut off before the reply ended.")
     if isinstance(exc, openai.OpenAIError):
         return UpstreamError(f"The model provider's reply could not be used: {_short(str(exc))}")
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+    # Looked up, not imported: a server without Redis never loads its client, and then no
+    # exception can be one of its errors.
+    redis_errors = sys.modules.get("redis.exceptions")
+    if redis_errors is not None and isinstance(
+        exc, redis_errors.ConnectionError | redis_errors.TimeoutError
+    ):
         return StoreUnavailable("Redis, which holds thread memory, cannot be reached.")
     if isinstance(exc, sqlite3.OperationalError):
         return StoreUnavailable(f"The SQLite thread store failed: {exc}")

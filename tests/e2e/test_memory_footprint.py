@@ -22,7 +22,8 @@ async def main():
                               or None, openai_base_url="http://127.0.0.1:9/v1"))
     async with app.router.lifespan_context(app):
         provider = app.state.services.models.provider
-    print(json.dumps({"provider": provider, "langchain_openai": "langchain_openai" in sys.modules}))
+    print(json.dumps({"provider": provider, "langchain_openai": "langchain_openai" in sys.modules,
+                      "redis": "redis" in sys.modules}))
 
 asyncio.run(main())
 """
@@ -49,5 +50,12 @@ def probe(tmp_path: Path, api_key: str) -> dict[str, object]:
 def test_lifespan_when_provider_then_only_its_client_is_imported(
     tmp_path: Path, api_key: str, provider: str, loaded: bool
 ) -> None:
-    """The offline model never imports langchain_openai; the OpenAI one does, at start-up."""
-    assert probe(tmp_path, api_key) == {"provider": provider, "langchain_openai": loaded}
+    """The offline model never imports langchain_openai; the OpenAI one does, at start-up.
+
+    Neither loads the Redis client when memory is in SQLite (no REDIS_URL).
+    """
+    assert probe(tmp_path, api_key) == {
+        "provider": provider,
+        "langchain_openai": loaded,
+        "redis": False,
+    }
