@@ -47,6 +47,8 @@ from langchain_openai import ChatOpenAI, StreamChunkTimeoutError
 from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
 from openai.types.chat import ChatCompletionChunk
 
+from graphs.token_callbacks import TokenNotifier
+
 __all__ = ["FastChatOpenAI"]
 
 logger = logging.getLogger(__name__)
@@ -95,12 +97,17 @@ class FastChatOpenAI(ChatOpenAI):
         run_id = f"{LC_ID_PREFIX}-{run_manager.run_id}" if run_manager else None
         reply = _Merged()
         chunk: ChatGenerationChunk | None = None
+        notifier = TokenNotifier(run_manager) if run_manager else None
+        direct = notifier is not None and notifier.direct
         async for chunk in self._astream(messages, stop=stop, **kwargs):
             chunk.message.response_metadata = _gen_info_and_msg_metadata(chunk)
-            if run_manager:
+            if notifier is not None:
                 if chunk.message.id is None:
                     chunk.message.id = run_id
-                await run_manager.on_llm_new_token(chunk.message.content, chunk=chunk)
+                if direct:  # the common case, without an await per token
+                    notifier.call(chunk.message.content, chunk=chunk)
+                else:
+                    await notifier.notify(chunk.message.content, chunk=chunk)
             reply.add(chunk)
         if (
             chunk is not None
@@ -113,8 +120,8 @@ class FastChatOpenAI(ChatOpenAI):
             chunk = ChatGenerationChunk(
                 message=AIMessageChunk(content=empty, chunk_position="last", id=run_id)
             )
-            if run_manager:
-                await run_manager.on_llm_new_token("", chunk=chunk)
+            if notifier is not None:
+                await notifier.notify("", chunk=chunk)
             reply.add(chunk)
         result = generate_from_stream(iter(reply.chunks()))
         for idx, generation in enumerate(result.generations):
