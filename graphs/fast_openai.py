@@ -47,6 +47,7 @@ from langchain_openai import ChatOpenAI, StreamChunkTimeoutError
 from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
 from openai.types.chat import ChatCompletionChunk
 
+from graphs.merged_reply import MergedReply
 from graphs.token_callbacks import TokenNotifier
 
 __all__ = ["FastChatOpenAI"]
@@ -57,8 +58,6 @@ logger = logging.getLogger(__name__)
 _BURST = 0.0005
 # How many of a reply's first chunks are handed on one loop turn at a time in a burst.
 _EAGER = 8
-# ainvoke merges a reply's chunks this many at a time rather than all at the end.
-_MERGE_EVERY = 8
 
 try:  # openai>=3 reads with httpx2 unless it is handed an httpx client, as graphs.models does.
     import httpx2
@@ -95,7 +94,7 @@ class FastChatOpenAI(ChatOpenAI):
         ):
             return await super()._agenerate_with_cache(messages, stop, run_manager, **kwargs)
         run_id = f"{LC_ID_PREFIX}-{run_manager.run_id}" if run_manager else None
-        reply = _Merged()
+        reply = MergedReply()
         chunk: ChatGenerationChunk | None = None
         notifier = TokenNotifier(run_manager) if run_manager else None
         direct = notifier is not None and notifier.direct
@@ -278,47 +277,6 @@ class FastChatOpenAI(ChatOpenAI):
             content=delta.get("content") or "", id=delta.get("id"), response_metadata=metadata
         )
         return ChatGenerationChunk(message=message)
-
-
-class _Merged:
-    """A reply's chunks, merged as they come into what ``generate_from_stream`` would make.
-
-    ``generate_from_stream`` computes ``first + [rest...]``, and every part of that sum (text,
-    metadata and usage dicts, generation info, id, chunk position) is a left fold, so merging
-    a prefix early gives the same message. Tool-call chunks are rebuilt after merging, and the
-    legacy ``additional_kwargs`` tool calls are re-parsed on construction, so from the first
-    chunk that carries anything but text and metadata on, chunks are only kept, as before.
-    """
-
-    __slots__ = ("_head", "_mergeable", "_pending")
-
-    def __init__(self) -> None:
-        self._head: ChatGenerationChunk | None = None
-        self._pending: list[ChatGenerationChunk] = []
-        self._mergeable = True
-
-    def add(self, chunk: ChatGenerationChunk) -> None:
-        self._pending.append(chunk)
-        if self._mergeable:
-            message = chunk.message
-            self._mergeable = (
-                type(chunk) is ChatGenerationChunk
-                and type(message) is AIMessageChunk
-                and isinstance(message.content, str)
-                and not message.tool_call_chunks
-                and not message.additional_kwargs
-            )
-        if self._mergeable and len(self._pending) >= _MERGE_EVERY:
-            head, rest = (
-                (self._head, self._pending)
-                if self._head is not None
-                else (self._pending[0], self._pending[1:])
-            )
-            self._head = head + rest
-            self._pending = []
-
-    def chunks(self) -> list[ChatGenerationChunk]:
-        return self._pending if self._head is None else [self._head, *self._pending]
 
 
 def _body(response: Any) -> AsyncIterator[bytes]:

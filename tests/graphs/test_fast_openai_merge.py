@@ -16,7 +16,8 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from graphs.fast_openai import _MERGE_EVERY, FastChatOpenAI
+from graphs.fast_openai import FastChatOpenAI
+from graphs.merged_reply import MERGE_EVERY
 
 
 def models(base_url: str, http: httpx.AsyncClient, **extra: Any) -> tuple[ChatOpenAI, ChatOpenAI]:
@@ -83,8 +84,8 @@ async def http() -> Any:
     "reply",
     [
         Reply(token_count=1),
-        Reply(token_count=_MERGE_EVERY - 2),
-        Reply(token_count=_MERGE_EVERY * 3 + 5),
+        Reply(token_count=MERGE_EVERY - 2),
+        Reply(token_count=MERGE_EVERY * 3 + 5),
         Reply(token_count=200, finish_reason="length"),
     ],
 )
@@ -113,7 +114,7 @@ async def test_ainvoke_when_long_reply_then_earlier_chunks_are_not_kept(
     _, kept = await invoke(reference)
     _, merged = await invoke(fast)
     assert kept.most_alive >= 175  # ChatOpenAI holds them all, which this test relies on
-    assert merged.most_alive <= _MERGE_EVERY + 1
+    assert merged.most_alive <= MERGE_EVERY + 1
 
 
 async def _raw_server(body: bytes) -> tuple[asyncio.Server, str]:
@@ -144,7 +145,7 @@ TEXT_THEN_TOOL_STREAM = (
     b"data: {"
     + _HEAD
     + b',"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
-    + _TEXT * (_MERGE_EVERY + 7)
+    + _TEXT * (MERGE_EVERY + 7)
     + b"data: {"
     + _HEAD
     + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
