@@ -333,7 +333,11 @@ class _ReplyTap:
                 self.ttft_ms = (time.perf_counter() - self._received) * 1000
                 if self.on_first is not None:
                     self.on_first()
-            self.parts.append(text)
+            parts = self.parts
+            parts.append(text)
+            if len(parts) >= 64:
+                # One string per 64 tokens, not an object per token for the whole reply.
+                parts[:] = ["".join(parts)]
             self._emit(text)
         if chunk.usage_metadata:
             self.usage = dict(chunk.usage_metadata)  # type: ignore[arg-type]

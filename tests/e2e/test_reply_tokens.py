@@ -73,3 +73,18 @@ async def test_only_the_reply_streams_not_nostream_or_subgraph_calls(
     assert result.chunks == ["the ", "reply"]
     assert result.final["text"] == "the reply"
     assert len(upstream.seen) == 3  # all three calls did run
+
+
+async def test_a_long_reply_streams_every_token_and_saves_the_same_text(
+    client: httpx.AsyncClient, upstream: OpenAIStandIn
+) -> None:
+    """150 tokens: every chunk in order, final.text and the saved thread equal their join."""
+    words = Reply(token_count=150).words()
+    upstream.enqueue(Reply(token_count=150))
+
+    result = await stream(client, turn("hi", thread="long"))
+
+    assert result.chunks == words
+    assert result.final["text"] == "".join(words)
+    saved = (await client.get("/threads/long/messages", params={"userId": "u-1"})).json()
+    assert saved["messages"][-1]["content"] == "".join(words)
