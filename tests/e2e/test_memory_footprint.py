@@ -59,3 +59,22 @@ def test_lifespan_when_provider_then_only_its_client_is_imported(
         "langchain_openai": loaded,
         "redis": False,
     }
+
+
+def test_the_server_entry_point_keeps_httpx_command_line_client_out(tmp_path: Path) -> None:
+    """The app package stops httpx importing rich and pygments for a CLI it never runs."""
+    probe = (
+        "import sys, app.main, httpx; "
+        "print(sorted(m for m in ('rich', 'pygments', 'httpx._main') if sys.modules.get(m)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
