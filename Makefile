@@ -40,7 +40,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy app graphs
 
-## bench: streaming benchmark, ours against langgraph dev and in-process floors (~7 min)
+## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream
 

@@ -18,7 +18,7 @@ Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; `
 started at once; ``h<N>``, N streams held with steady arrivals. The table and the issue's targets
 are printed by ``bench.report``.
 
-``python -m bench.stream`` (about 5 minutes), ``--quick`` (about 1), ``--help`` for the rest.
+``python -m bench.stream`` (about 9 minutes), ``--quick`` (about 4), ``--help`` for the rest.
 """
 
 from __future__ import annotations
