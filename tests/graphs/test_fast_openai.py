@@ -13,8 +13,8 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI, StreamChunkTimeoutError
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from graphs.fast_openai import FastChatOpenAI
 from graphs.transport import AsyncioTransport
+from tests.support.chat_models import CHUNK_HEAD, model_pair, raw_sse_server
 
 
 @pytest.fixture(params=["httpx", "asyncio-transport"])
@@ -23,21 +23,6 @@ async def http(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClien
     transport = AsyncioTransport() if request.param == "asyncio-transport" else None
     async with httpx.AsyncClient(timeout=5, transport=transport) as client:
         yield client
-
-
-def models(base_url: str, http: httpx.AsyncClient, **extra: Any) -> tuple[ChatOpenAI, ChatOpenAI]:
-    kwargs: dict[str, Any] = {
-        "model": "gpt-4o-mini",
-        "streaming": True,
-        "stream_usage": True,
-        "api_key": "test-key",
-        "base_url": base_url,
-        "max_retries": 2,
-        "timeout": 5,
-        "http_async_client": http,
-        **extra,
-    }
-    return ChatOpenAI(**kwargs), FastChatOpenAI(**kwargs)
 
 
 def dumped(chunks: list[Any]) -> list[dict[str, Any]]:
@@ -64,7 +49,7 @@ async def test_stream_when_plain_reply_then_chunks_equal_chat_openai(
     upstream: OpenAIStandIn, http: httpx.AsyncClient, reply: Reply
 ) -> None:
     """Every chunk (content, usage, finish reason, metadata) equals ChatOpenAI's."""
-    reference, fast = models(upstream.base_url, http)
+    reference, fast = model_pair(upstream.base_url, http)
     upstream.enqueue(reply, reply)
     expected = dumped(await collect(reference))
     assert dumped(await collect(fast)) == expected
@@ -75,7 +60,7 @@ async def test_ainvoke_when_streaming_then_message_equals_chat_openai(
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """The aggregated message of ainvoke is ChatOpenAI's, usage and finish reason included."""
-    reference, fast = models(upstream.base_url, http)
+    reference, fast = model_pair(upstream.base_url, http)
     upstream.enqueue(Reply(token_count=5), Reply(token_count=5))
     expected = (await reference.ainvoke("hi")).model_dump()
     got = (await fast.ainvoke("hi")).model_dump()
@@ -102,7 +87,7 @@ async def test_errors_when_upstream_fails_then_same_exception_and_retries(
 ) -> None:
     """HTTP errors, retries and a stream cut mid-way raise what ChatOpenAI raises."""
     raised: list[type[BaseException]] = []
-    for model in models(upstream.base_url, http):
+    for model in model_pair(upstream.base_url, http):
         upstream.reset()
         upstream.enqueue(*replies)
         with pytest.raises(error) as caught:
@@ -116,7 +101,7 @@ async def test_retry_when_first_attempt_fails_then_second_streams(
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """A 500 is retried by the SDK and the retry's reply is streamed."""
-    _, fast = models(upstream.base_url, http)
+    _, fast = model_pair(upstream.base_url, http)
     upstream.enqueue(Reply(status=500), Reply(token_count=2))
     reply = await fast.ainvoke("hi")
     assert reply.content == "Once upon "
@@ -127,7 +112,7 @@ async def test_chunk_timeout_when_upstream_stalls_then_stream_chunk_timeout_erro
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """A gap longer than stream_chunk_timeout raises StreamChunkTimeoutError; slow is fine."""
-    _, fast = models(upstream.base_url, http, stream_chunk_timeout=0.2)
+    _, fast = model_pair(upstream.base_url, http, stream_chunk_timeout=0.2)
     upstream.enqueue(Reply(token_count=3, delay=0.1), Reply(token_count=3, first_delay=0.5))
     assert (await fast.ainvoke("hi")).content == "Once upon a "
     with pytest.raises(StreamChunkTimeoutError):
@@ -138,7 +123,7 @@ async def test_chunk_timeout_when_caller_is_slow_between_chunks_then_no_timeout(
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """Time the caller spends between chunks does not count against stream_chunk_timeout."""
-    _, fast = models(upstream.base_url, http, stream_chunk_timeout=0.2)
+    _, fast = model_pair(upstream.base_url, http, stream_chunk_timeout=0.2)
     upstream.enqueue(Reply(token_count=3))
     texts = []
     async for chunk in fast.astream("hi"):
@@ -151,7 +136,7 @@ async def test_stream_when_caller_stops_early_then_upstream_is_closed(
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """Leaving the stream early closes the upstream response."""
-    _, fast = models(upstream.base_url, http)
+    _, fast = model_pair(upstream.base_url, http)
     upstream.enqueue(Reply(token_count=50, delay=0.01))
     async for chunk in fast.astream("hi"):
         if chunk.content:
@@ -163,41 +148,21 @@ async def test_stream_when_caller_stops_early_then_upstream_is_closed(
 # --- Chunks the stand-in does not send: a raw SSE server scripts them ----------------------
 
 
-async def _raw_server(body: bytes) -> tuple[asyncio.Server, str]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        )
-        await reader.readexactly(length)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-        )
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}/v1"
-
-
-_HEAD = b'"id":"c1","object":"chat.completion.chunk","created":1,"model":"m"'
 TOOL_STREAM = (
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{"role":"assistant","content":null,'
+    b"data: {" + CHUNK_HEAD + b',"choices":[{"index":0,"delta":{"role":"assistant","content":null,'
     b'"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"add",'
     b'"arguments":""}}]},"finish_reason":null}]}\r\n\r\n'
     b": keep-alive comment\r\n\r\n"
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+    b"data: {" + CHUNK_HEAD + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
     b'"function":{"arguments":"{\\"a\\": 1}"}}]},"finish_reason":null}]}\n\n'
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{},"logprobs":{"content":[]},'
+    b"data: {" + CHUNK_HEAD + b',"choices":[{"index":0,"delta":{},"logprobs":{"content":[]},'
     b'"finish_reason":"tool_calls"}]}\n\n'
     b"data: [DONE]\n\n"
 )
 ERROR_STREAM = (
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}'
+    b"data: {"
+    + CHUNK_HEAD
+    + b',"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}'
     b'\n\ndata: {"error":{"message":"the model overloaded","type":"server_error"}}\n\n'
 )
 
@@ -206,9 +171,9 @@ async def test_stream_when_tool_call_deltas_and_crlf_then_chunks_equal_chat_open
     http: httpx.AsyncClient,
 ) -> None:
     """Tool-call deltas, logprobs, comments and CRLF line ends parse as ChatOpenAI's."""
-    server, base_url = await _raw_server(TOOL_STREAM)
+    server, base_url = await raw_sse_server(TOOL_STREAM)
     try:
-        reference, fast = models(base_url, http, max_retries=0)
+        reference, fast = model_pair(base_url, http, max_retries=0)
         expected = dumped(await collect(reference))
         got = dumped(await collect(fast))
     finally:
@@ -219,9 +184,9 @@ async def test_stream_when_tool_call_deltas_and_crlf_then_chunks_equal_chat_open
 
 async def test_stream_when_error_event_mid_stream_then_api_error(http: httpx.AsyncClient) -> None:
     """An {"error": ...} event after some tokens raises openai.APIError with its message."""
-    server, base_url = await _raw_server(ERROR_STREAM)
+    server, base_url = await raw_sse_server(ERROR_STREAM)
     try:
-        _, fast = models(base_url, http, max_retries=0)
+        _, fast = model_pair(base_url, http, max_retries=0)
         with pytest.raises(openai.APIError, match="the model overloaded"):
             await collect(fast)
     finally:

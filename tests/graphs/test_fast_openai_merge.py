@@ -3,7 +3,6 @@ ChatOpenAI's, without holding every chunk until the reply ends."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import weakref
 from typing import Any
@@ -16,23 +15,8 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from graphs.fast_openai import FastChatOpenAI
 from graphs.merged_reply import MERGE_EVERY
-
-
-def models(base_url: str, http: httpx.AsyncClient, **extra: Any) -> tuple[ChatOpenAI, ChatOpenAI]:
-    kwargs: dict[str, Any] = {
-        "model": "gpt-4o-mini",
-        "streaming": True,
-        "stream_usage": True,
-        "api_key": "test-key",
-        "base_url": base_url,
-        "max_retries": 0,
-        "timeout": 5,
-        "http_async_client": http,
-        **extra,
-    }
-    return ChatOpenAI(**kwargs), FastChatOpenAI(**kwargs)
+from tests.support.chat_models import CHUNK_HEAD, model_pair, raw_sse_server
 
 
 class Tokens(AsyncCallbackHandler):
@@ -94,7 +78,7 @@ async def test_ainvoke_when_streaming_then_message_and_callbacks_equal_chat_open
 ) -> None:
     """Short and long replies: the same message (text, usage, finish reason, model, id kind)
     and the same on_llm_new_token calls, chunk for chunk."""
-    reference, fast = models(upstream.base_url, http)
+    reference, fast = model_pair(upstream.base_url, http, max_retries=0)
     upstream.enqueue(reply, reply)
     expected, expected_tokens = await invoke(reference)
     got, got_tokens = await invoke(fast)
@@ -109,7 +93,7 @@ async def test_ainvoke_when_long_reply_then_earlier_chunks_are_not_kept(
     upstream: OpenAIStandIn, http: httpx.AsyncClient
 ) -> None:
     """While a 200-token reply streams, at most one batch of its chunks is still alive."""
-    reference, fast = models(upstream.base_url, http)
+    reference, fast = model_pair(upstream.base_url, http, max_retries=0)
     upstream.enqueue(Reply(token_count=200), Reply(token_count=200))
     _, kept = await invoke(reference)
     _, merged = await invoke(fast)
@@ -117,43 +101,23 @@ async def test_ainvoke_when_long_reply_then_earlier_chunks_are_not_kept(
     assert merged.most_alive <= MERGE_EVERY + 1
 
 
-async def _raw_server(body: bytes) -> tuple[asyncio.Server, str]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        )
-        await reader.readexactly(length)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-        )
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}/v1"
-
-
-_HEAD = b'"id":"c1","object":"chat.completion.chunk","created":1,"model":"m"'
-_TEXT = b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{"content":"w "}}]}\n\n'
+_TEXT = b"data: {" + CHUNK_HEAD + b',"choices":[{"index":0,"delta":{"content":"w "}}]}\n\n'
 # Text past a merge, then tool-call deltas: merging stops at the first tool-call chunk.
 TEXT_THEN_TOOL_STREAM = (
     b"data: {"
-    + _HEAD
+    + CHUNK_HEAD
     + b',"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
     + _TEXT * (MERGE_EVERY + 7)
     + b"data: {"
-    + _HEAD
+    + CHUNK_HEAD
     + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
     b'"id":"call_1","type":"function","function":{"name":"add","arguments":""}}]}}]}\n\n'
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+    b"data: {" + CHUNK_HEAD + b',"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
     b'"function":{"arguments":"{\\"a\\": 1}"}}]}}]}\n\n'
-    b"data: {" + _HEAD + b',"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\n'
-    b"data: {" + _HEAD + b',"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":40,'
+    b"data: {"
+    + CHUNK_HEAD
+    + b',"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\n'
+    b"data: {" + CHUNK_HEAD + b',"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":40,'
     b'"total_tokens":43}}\n\n'
     b"data: [DONE]\n\n"
 )
@@ -163,9 +127,9 @@ async def test_ainvoke_when_text_then_tool_calls_then_message_equals_chat_openai
     http: httpx.AsyncClient,
 ) -> None:
     """Text long enough to be merged, then tool-call deltas: the same message and tool call."""
-    server, base_url = await _raw_server(TEXT_THEN_TOOL_STREAM)
+    server, base_url = await raw_sse_server(TEXT_THEN_TOOL_STREAM)
     try:
-        reference, fast = models(base_url, http)
+        reference, fast = model_pair(base_url, http, max_retries=0)
         expected, expected_tokens = await invoke(reference)
         got, got_tokens = await invoke(fast)
     finally:
