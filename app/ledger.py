@@ -11,10 +11,7 @@ one heartbeat task per process refreshes the claims of the runs it holds.
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
-
-log = logging.getLogger("app.ledger")
 
 
 class Ledger(Protocol):
