@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench bench-checkpoint clean system-deps
+.PHONY: run test lint typecheck bench bench-checkpoint clean system-deps langgraph.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,19 +26,25 @@ run: $(VENV)/.installed
 system-deps:
 	@bash scripts/system-deps.sh
 
+PACKAGES := app graphs model_client redis_saver studio
+
 ## test: set up, lint, type-check and run the whole test suite
 test: $(VENV)/.installed-dev system-deps
-	$(BIN)/ruff check app graphs tests bench
-	$(BIN)/ruff format --check app graphs tests bench
-	$(BIN)/mypy app graphs
+	$(BIN)/ruff check $(PACKAGES) tests bench
+	$(BIN)/ruff format --check $(PACKAGES) tests bench
+	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check app graphs tests bench
-	$(BIN)/ruff format --check app graphs tests bench
+	$(BIN)/ruff check $(PACKAGES) tests bench
+	$(BIN)/ruff format --check $(PACKAGES) tests bench
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy app graphs
+	$(BIN)/mypy $(PACKAGES)
+
+## langgraph.json: write the Studio config from the graph registry (a test checks it agrees)
+langgraph.json: $(VENV)/.installed
+	$(BIN)/python -m studio
 
 ## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min)
 bench: $(VENV)/.installed-dev

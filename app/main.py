@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import handlers
+from app.binding import Binder
 from app.guard import Guard
 from app.ledger import LocalLedger
 from app.metrics import Metrics
@@ -21,8 +22,10 @@ from app.routes import chat, meta, playground, threads
 from app.runs import Runs
 from app.services import Services
 from app.settings import Settings
-from app.turns import Turns
-from graphs import ChatModelFactory, Registry, Upstream, build_registry, model_factory
+from app.thread_access import ThreadAccess
+from app.turn_runner import TurnRunner
+from graphs import Registry, RegistryError, build_registry
+from model_client import ModelFactory, Upstream, model_factory
 
 if TYPE_CHECKING:
     from app.redis_ledger import RedisLedger
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("app")
 
 
-def models_for(settings: Settings) -> ChatModelFactory:
+def models_for(settings: Settings) -> ModelFactory:
     return model_factory(
         Upstream(
             api_key=settings.openai_api_key,
@@ -38,6 +41,7 @@ def models_for(settings: Settings) -> ChatModelFactory:
             max_retries=settings.upstream_max_retries,
             timeout=settings.upstream_timeout,
             offline_token_delay=settings.token_delay,
+            client=settings.model_client,
         )
     )
 
@@ -57,9 +61,16 @@ def ledger_for(settings: Settings, checkpointer: Checkpointer) -> RedisLedger | 
 
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
     """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
-    ``registry`` (default: every graph in ``graphs.catalog``)."""
+    ``registry`` (default: every graph in ``graphs.catalog``).
+
+    Raises :class:`graphs.RegistryError` at once if the registry is inconsistent (a graph with
+    several versions and none marked default)."""
     settings = settings if settings is not None else Settings()
     registry = registry if registry is not None else build_registry()
+    try:
+        registry.check()
+    except RegistryError as exc:
+        raise RegistryError(f"the graph registry cannot be served: {exc}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,10 +81,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 g.ref: g.build(models).compile(checkpointer=checkpointer.saver, name=g.ref)
                 for g in registry
             }
-            turns = Turns(settings, registry, graphs, checkpointer, models)
+            runner = TurnRunner(settings, graphs, models.provider)
             ledger = ledger_for(settings, checkpointer)
             runs = Runs(
-                turns,
+                runner,
                 ledger=ledger,
                 multitask=settings.multitask,
                 wait=settings.multitask_wait_seconds,
@@ -85,7 +96,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 registry=registry,
                 models=models,
                 checkpointer=checkpointer,
-                turns=turns,
+                binder=Binder(settings, registry),
+                threads=ThreadAccess(checkpointer.saver, registry),
                 runs=runs,
                 metrics=app.state.metrics,
             )

@@ -16,17 +16,19 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from app.errors import DuplicateRequest, ServerShutdown, ThreadBusy
+from app.events import RunEvent
 from app.ledger import Ledger, LocalLedger
-from app.turns import Reply, Turn, TurnCancelled, Turns
+from app.turn import Turn
+from app.turn_runner import TurnCancelled, TurnRunner
 
 
 class Run:
-    """Drives ``turns.run(turn, ...)`` in a task; ``batches()`` yields what it has produced."""
+    """Drives ``runner.run(turn, ...)`` in a task; ``batches()`` yields its events."""
 
-    def __init__(self, turns: Turns, turn: Turn) -> None:
+    def __init__(self, runner: TurnRunner, turn: Turn) -> None:
         self.turn = turn
-        self._turns = turns
-        self._pending: list[str | Reply] = []
+        self._runner = runner
+        self._pending: list[RunEvent] = []
         self._error: BaseException | None = None
         self._done = False
         # The reply is handed over and only clean-up is left: the thread is all but free.
@@ -62,7 +64,7 @@ class Run:
 
     async def _drive(self) -> None:
         try:
-            reply = await self._turns.run(self.turn, self._emit)
+            reply = await self._runner.run(self.turn, self._emit)
             self.replied = True
             self._pending.append(reply)
         except TurnCancelled as cancelled:
@@ -95,8 +97,8 @@ class Run:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def batches(self) -> AsyncIterator[list[str | Reply]]:
-        """Every item the run produces, in order, grouped by arrival; raises the run's error."""
+    async def batches(self) -> AsyncIterator[list[RunEvent]]:
+        """Every event the run produces, in order, grouped by arrival; raises the run's error."""
         loop = asyncio.get_running_loop()
         while True:
             if self._pending:
@@ -124,13 +126,13 @@ class Runs:
 
     def __init__(
         self,
-        turns: Turns,
+        runner: TurnRunner,
         *,
         ledger: Ledger | None = None,
         multitask: str = "reject",
         wait: float = 30.0,
     ) -> None:
-        self._turns = turns
+        self.runner = runner
         self.ledger: Ledger = ledger if ledger is not None else LocalLedger()
         self._multitask = multitask
         self._wait = wait
@@ -171,7 +173,7 @@ class Runs:
                     await current.wait(remaining)
                 else:  # held by another replica: poll its claim
                     await asyncio.sleep(min(0.05, remaining))
-        run = Run(self._turns, turn)
+        run = Run(self.runner, turn)
         self._by_request[turn.request_id] = run
         self._by_thread[turn.thread_id] = run
         run.task.add_done_callback(lambda _: self._forget(run))

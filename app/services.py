@@ -7,21 +7,24 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.binding import Binder
 from app.metrics import Metrics
 from app.persistence.factory import Checkpointer
 from app.runs import Runs
 from app.settings import Settings
-from app.turns import Turns
-from graphs import ChatModelFactory, Registry
+from app.thread_access import ThreadAccess
+from graphs import Registry
+from model_client import ModelFactory
 
 
 @dataclass
 class Services:
     settings: Settings
     registry: Registry
-    models: ChatModelFactory
+    models: ModelFactory
     checkpointer: Checkpointer
-    turns: Turns
+    binder: Binder
+    threads: ThreadAccess
     runs: Runs
     metrics: Metrics
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     upstream_first_token_timeout: float = Field(30.0, gt=0, description="seconds")
     upstream_timeout: float = Field(300.0, gt=0, description="seconds for a whole reply")
     offline_token_delay_ms: float = Field(30.0, ge=0, le=5000)
+    model_client: Literal["fast", "stock"] = Field(
+        "fast",
+        description="fast: our leaner ChatOpenAI token stream; stock: langchain's own ChatOpenAI",
+    )
 
     # Thread memory: Redis when REDIS_URL is set, else an embedded SQLite file.
     redis_url: SecretStr | None = None

@@ -41,8 +41,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.graph import START, MessagesState, StateGraph
 
-from app.persistence.redis import RedisSaver
 from bench.processes import stop_process
+from redis_saver import RedisSaver
 
 THREADS = 20
 TURNS = 10

@@ -5,7 +5,7 @@ Modes:
 - ``raw``: httpx and ``orjson.loads`` of each ``data:`` line, nothing else;
 - ``astream``: langchain's own ``ChatOpenAI.astream``, with the arguments the server gives it
   (``streaming``, ``stream_usage``, our httpx pool): the reference for added TTFT;
-- ``fast``: ``graphs.fast_openai.FastChatOpenAI.astream`` over ``graphs.transport``;
+- ``fast``: ``model_client.fast_openai.FastChatOpenAI.astream`` over ``model_client.transport``;
 - ``graph``: the streaming-chat graph's ``astream(stream_mode="messages")`` with the models
   the tree under test builds (``OpenAIModels``), no checkpointer.
 
@@ -43,8 +43,9 @@ from bench.load import (
     set_reply,
     use_uvloop,
 )
-from graphs import Upstream, build_registry
-from graphs.models import OpenAIModels
+from graphs import build_registry
+from model_client import Upstream
+from model_client.factory import OpenAIModels
 
 PROMPT = "Tell me a story about a space explorer"
 MODES = ("raw", "astream", "fast", "graph")
@@ -141,7 +142,7 @@ def chat_model(mode: str, base_url: str, http: httpx.AsyncClient) -> BaseChatMod
     }
     if mode == "astream":
         return ChatOpenAI(**kwargs)
-    from graphs.fast_openai import FastChatOpenAI
+    from model_client.fast_openai import FastChatOpenAI
 
     return FastChatOpenAI(**kwargs)
 
@@ -164,7 +165,7 @@ async def run(
     )
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
     if mode == "fast":
-        from graphs.transport import AsyncioTransport
+        from model_client.transport import AsyncioTransport
 
         http = httpx.AsyncClient(timeout=300.0, transport=AsyncioTransport(limits=limits))
     else:

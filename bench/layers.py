@@ -3,10 +3,11 @@
 Every layer reads the same stand-in stream (another process, ``--upstream``) with ``-c``
 concurrent streams and reports this process's CPU time per token, best of ``--rounds``:
 
-- ``raw``: httpx + orjson; ``raw-asyncio``: the same over ``graphs.transport.AsyncioTransport``;
+- ``raw``: httpx + orjson; ``raw-asyncio``: the same over
+  ``model_client.transport.AsyncioTransport``;
 - ``model``: the chat model the server builds (``OpenAIModels``), ``astream``;
 - ``graph``: the streaming-chat graph, ``astream(stream_mode="messages")``, no checkpointer;
-- ``turns``: ``Turns.run`` as the server runs it (SQLite checkpointer in a temp dir);
+- ``turns``: ``TurnRunner.run`` as the server runs it (SQLite checkpointer in a temp dir);
 - ``asgi``: the whole app called as ASGI (``POST /stream``), everything but uvicorn and sockets.
 
 The difference between two rows is what a layer costs. Run:
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import inspect
 import os
 import tempfile
 import time
@@ -138,9 +138,10 @@ async def run(
     os.environ.update(OPENAI_API_KEY="bench", OPENAI_BASE_URL=base_url)
     for name in ("REDIS_URL", "API_KEYS"):
         os.environ.pop(name, None)
-    from graphs import ModelConfig, Upstream, build_registry
-    from graphs.models import OpenAIModels
-    from graphs.transport import AsyncioTransport
+    from graphs import build_registry
+    from model_client import Upstream
+    from model_client.factory import OpenAIModels
+    from model_client.transport import AsyncioTransport
 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
     rows: list[str] = []
@@ -152,7 +153,7 @@ async def run(
         )
         stack.push_async_callback(models.aclose)
         version = build_registry().resolve("streaming-chat::1.0.0")
-        model = models(ModelConfig("gpt-4o-mini"))
+        model = models("gpt-4o-mini")
         ones: dict[str, Callable[[], One]] = {}
 
         def _raw() -> One:
@@ -191,18 +192,15 @@ async def run(
         async def _turns() -> One:
             from app.schemas import ChatRequest
 
-            turns = (await _app()).state.services.turns
-
-            pushes = "emit" in inspect.signature(turns.run).parameters
+            services = (await _app()).state.services
+            runner = services.runs.runner
 
             async def one() -> int:
                 body = ChatRequest.model_validate({"message": {"content": PROMPT}})
-                turn = await turns.prepare(body, uuid.uuid4().hex)
-                if pushes:  # run(turn, emit) -> Reply
-                    texts: list[str] = []
-                    await turns.run(turn, texts.append)
-                    return len(texts)
-                return sum([isinstance(item, str) async for item in turns.run(turn)])
+                turn = services.binder.bind(body, uuid.uuid4().hex)
+                texts: list[str] = []
+                await runner.run(turn, texts.append)
+                return len(texts)
 
             return one
 

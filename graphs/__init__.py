@@ -1,24 +1,28 @@
-"""Graph authors' room: the registry and one package per graph, one module per version.
+"""Graph authors' room: the registry, the graph contract, shared settings pieces, and one
+package per graph with one module per version.
 
-Nothing here imports ``app``; the server asks :func:`build_registry` for what exists.
+Nothing here imports ``app`` or a model client: graphs receive a :class:`ChatModelFactory`
+through their builder, and the server asks :func:`build_registry` for what exists.
 """
 
 from graphs.catalog import build_registry
-from graphs.models import ChatModelFactory, ModelConfig, Upstream, model_factory
-from graphs.registry import GraphSettings, GraphVersion, Registry, UnknownGraph
+from graphs.contract import Builder, ChatModelFactory, Conversation, GraphVersion
+from graphs.registry import Registry, RegistryError, UnknownGraph
+from graphs.settings import GraphSettings, ModelSettings
 from graphs.versions import InvalidReference, Reference, Version
 
 __all__ = [
+    "Builder",
     "ChatModelFactory",
+    "Conversation",
     "GraphSettings",
     "GraphVersion",
     "InvalidReference",
-    "ModelConfig",
+    "ModelSettings",
     "Reference",
     "Registry",
+    "RegistryError",
     "UnknownGraph",
-    "Upstream",
     "Version",
     "build_registry",
-    "model_factory",
 ]

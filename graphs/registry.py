@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
-from langgraph.graph import StateGraph
-from pydantic import BaseModel, ConfigDict
+from graphs.contract import GraphVersion
+from graphs.versions import Reference, Version
 
-from graphs.models import ChatModelFactory
-from graphs.versions import InvalidReference, Reference, Version
-
-__all__ = ["GraphSettings", "GraphVersion", "InvalidReference", "Registry", "UnknownGraph"]
+__all__ = ["Registry", "RegistryError", "UnknownGraph"]
 
 
-class GraphSettings(BaseModel):
-    """Base of every version's settings: camelCase on the wire, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class RegistryError(ValueError):
+    """The registry is inconsistent: a version twice, two defaults, or no default to pick."""
 
 
 class UnknownGraph(LookupError):
@@ -29,29 +22,13 @@ class UnknownGraph(LookupError):
         self.available = available
 
 
-Builder = Callable[[ChatModelFactory], StateGraph[Any, Any, Any, Any]]
-
-
-@dataclass(frozen=True)
-class GraphVersion:
-    """One version of one graph: its settings model and how to build its ``StateGraph``."""
-
-    name: str
-    version: Version
-    settings: type[GraphSettings]
-    build: Builder = field(compare=False)
-    description: str = ""
-    default: bool = False
-    # The node whose message is the reply: a cancelled turn's partial reply is saved as its.
-    reply_node: str | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}::{self.version}"
-
-
 class Registry:
-    """Graph versions by name; resolves exact versions, ``^``/``~`` ranges and bare names."""
+    """Graph versions by name; resolves exact versions, ``^``/``~`` ranges and bare names.
+
+    A bare name selects the graph's default version: the one marked ``default=True``, or the
+    only version there is. A graph with several versions must mark one, so that registering a
+    newer version never moves the clients that ask for the bare name.
+    """
 
     def __init__(self) -> None:
         self._graphs: dict[str, dict[Version, GraphVersion]] = {}
@@ -59,11 +36,16 @@ class Registry:
     def register(self, graph: GraphVersion) -> GraphVersion:
         versions = self._graphs.setdefault(graph.name, {})
         if graph.version in versions:
-            raise ValueError(f"{graph.ref} is registered twice")
+            raise RegistryError(f"{graph.ref} is registered twice")
         if graph.default and any(v.default for v in versions.values()):
-            raise ValueError(f"{graph.name} has more than one default version")
+            raise RegistryError(f"{graph.name} has more than one default version")
         versions[graph.version] = graph
         return graph
+
+    def check(self) -> None:
+        """Raise :class:`RegistryError` unless every graph has a default version to offer."""
+        for name in self._graphs:
+            self.default(name)
 
     def __iter__(self) -> Iterator[GraphVersion]:
         for name in sorted(self._graphs):
@@ -78,7 +60,15 @@ class Registry:
         if not versions:
             raise self._unknown(f"unknown graph {name!r}")
         marked = [v for v in versions if v.default]
-        return marked[0] if marked else versions[-1]
+        if marked:
+            return marked[0]
+        if len(versions) == 1:
+            return versions[0]
+        listed = ", ".join(str(v.version) for v in versions)
+        raise RegistryError(
+            f"graph {name!r} has several versions ({listed}) and none is marked default: pass "
+            "default=True to the GraphVersion that a bare name should select"
+        )
 
     def resolve(self, reference: str) -> GraphVersion:
         """The version a reference selects; raises InvalidReference or UnknownGraph."""

@@ -16,6 +16,7 @@ from bench.openai_standin import OpenAIStandIn
 from graphs import Registry
 from tests.support.live_server import LiveServer
 from tests.support.redis_server import RedisServer
+from tests.support.registries import chat_registry
 
 # Settings the server reads; a developer's shell must not leak them into tests.
 _SERVER_ENV = (
@@ -23,6 +24,7 @@ _SERVER_ENV = (
     "OPENAI_BASE_URL",
     "REDIS_URL",
     "API_KEYS",
+    "MODEL_CLIENT",
     "HOST",
     "PORT",
 )
@@ -81,7 +83,8 @@ ServerFactory = Callable[..., LiveServer]
 
 @pytest.fixture
 def make_server(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[ServerFactory]:
-    """Start servers with settings overrides; online against the stand-in unless told."""
+    """Start servers with settings overrides; online against the stand-in unless told, on
+    the tests' own registry (streaming-chat 1.0.0 and 1.1.0) unless given another."""
     started: list[LiveServer] = []
 
     def start(*, registry: Registry | None = None, **overrides: Any) -> LiveServer:
@@ -93,7 +96,7 @@ def make_server(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[ServerFacto
         }
         values.update(overrides)
         settings = Settings(_env_file=None, **values)
-        server = LiveServer(create_app(settings, registry=registry))
+        server = LiveServer(create_app(settings, registry=registry or chat_registry()))
         server.start()
         started.append(server)
         return server

@@ -8,7 +8,8 @@ import zlib
 import pytest
 from starlette.types import Message
 
-from app.sse import GzipSend, accepts_gzip, chunk_frame, event_frame
+from app.encoders.seed import chunk_frame, event_frame
+from app.sse import GzipSend, accepts_gzip
 
 
 @pytest.mark.parametrize(

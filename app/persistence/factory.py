@@ -25,11 +25,11 @@ class Checkpointer:
 
     async def ping(self) -> None:
         ping = getattr(self.saver, "ping", None)
-        if ping is not None:
-            await ping()
-            return
         try:
-            await self.saver.aget_tuple({"configurable": {"thread_id": "__ready__"}})
+            if ping is not None:
+                await ping()
+            else:
+                await self.saver.aget_tuple({"configurable": {"thread_id": "__ready__"}})
         except Exception as exc:
             raise StoreUnavailable(f"the {self.kind} checkpointer is unreachable: {exc}") from exc
 
@@ -37,7 +37,7 @@ class Checkpointer:
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
     if settings.redis_url is not None and settings.redis_url.get_secret_value():
-        from app.persistence.redis import RedisSaver
+        from redis_saver import RedisSaver, RedisSaverError
 
         async with RedisSaver.from_url(
             settings.redis_url.get_secret_value(),
@@ -49,9 +49,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             try:
                 # Preloads scripts and a connection so the first turn does not pay for them.
                 await redis_saver.setup()
-            except StoreUnavailable as exc:
+            except RedisSaverError as exc:
                 # Start anyway: /ready says 503 until Redis answers, then all recovers.
-                log.warning("Redis is not reachable at start-up: %s", exc.message)
+                log.warning("Redis is not reachable at start-up: %s", exc)
             yield Checkpointer(redis_saver, "redis")
         return
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,15 +11,17 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 
+from app.encoders.seed import SeedEncoder, final_payload
 from app.errors import AppError, RunNotFound, UpstreamError
+from app.events import Reply
 from app.logs import turn_context
 from app.metrics import Metrics
 from app.responses import JSONResponse
 from app.runs import Run
 from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse, RequestIdPath
 from app.services import Services, ServicesDep
-from app.sse import EventStream, chunk_frame, event_frame
-from app.turns import Reply, Turn
+from app.sse import EventStream
+from app.turn import Turn
 
 log = logging.getLogger("app.chat")
 router = APIRouter(tags=["chat"])
@@ -55,30 +57,24 @@ def _observe(metrics: Metrics, turn: Turn, reply: Reply, chunks: int) -> None:
 async def _frames(
     services: Services, run: Run, *, keep_running: bool, shutdown: anyio.Event, grace: float
 ) -> AsyncIterator[bytes]:
-    turns, metrics, turn = services.turns, services.metrics, run.turn
-    frame_id = 0
+    metrics, turn = services.metrics, run.turn
+    encoder = SeedEncoder(turn)
     watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
     metrics.active_streams.inc()
     try:
         async for batch in run.batches():
-            out = []
-            for item in batch:
-                frame_id += 1
-                if isinstance(item, str):
-                    out.append(chunk_frame(frame_id, item))
-                else:
-                    _observe(metrics, turn, item, frame_id - 1)
-                    out.append(event_frame(frame_id, "final", turns.final_payload(turn, item)))
-            yield b"".join(out)
+            if isinstance(batch[-1], Reply):
+                _observe(metrics, turn, batch[-1], encoder.last_id + len(batch) - 1)
+            yield encoder.encode(batch)
     except AppError as exc:
         log.warning("stream failed: %s: %s", exc.code, exc.message)
         metrics.errors.labels(exc.code).inc()
-        yield event_frame(frame_id + 1, "error", exc.payload(turn.request_id))
+        yield encoder.error(exc)
     except Exception:
         log.exception("stream failed unexpectedly")
         error = AppError("The server failed unexpectedly while streaming.")
         metrics.errors.labels(error.code).inc()
-        yield event_frame(frame_id + 1, "error", error.payload(turn.request_id))
+        yield encoder.error(error)
     finally:
         metrics.active_streams.dec()
         watcher.cancel()
@@ -94,7 +90,9 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
     turn_context.set(
         {"requestId": request_id, "threadId": body.thread_id or "", "userId": body.user_id}
     )
-    turn = await services.turns.prepare(body, request_id)
+    turn = services.binder.bind(body, request_id)
+    if body.thread_id is not None:
+        await services.threads.check(turn)
     if not body.thread_id:
         turn_context.set(
             {"requestId": request_id, "threadId": turn.thread_id, "userId": turn.user_id}
@@ -162,7 +160,7 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
     _observe(services.metrics, turn, reply, chunks)
-    return JSONResponse(services.turns.final_payload(turn, reply))
+    return JSONResponse(final_payload(turn, reply))
 
 
 @router.post(

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from langchain_core.messages import BaseMessage
 
-from app.errors import ThreadBusy, ThreadNotFound
+from app.error_map import raise_mapped
+from app.errors import ThreadBusy
 from app.schemas import ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
-from app.upstream import to_app_error
 
 router = APIRouter(tags=["threads"])
 
@@ -29,10 +29,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 async def thread_messages(
     thread_id: ThreadIdPath, services: ServicesDep, user_id: UserIdQuery = "anonymous"
 ) -> dict[str, Any]:
-    saved = await services.turns.load_thread(thread_id, user_id)
-    if saved is None:
-        raise ThreadNotFound(f"thread {thread_id!r} was not found")
-    messages: list[BaseMessage] = saved.checkpoint["channel_values"].get("messages", [])
+    saved = await services.threads.require(thread_id, user_id)
+    conversation = services.threads.graph_of(saved).conversation
+    messages: list[BaseMessage] = conversation.messages(saved.checkpoint["channel_values"])
     return {
         "threadId": thread_id,
         "messages": [
@@ -50,15 +49,11 @@ async def thread_messages(
 async def delete_thread(
     thread_id: ThreadIdPath, services: ServicesDep, user_id: UserIdQuery = "anonymous"
 ) -> Response:
-    if await services.turns.load_thread(thread_id, user_id) is None:
-        raise ThreadNotFound(f"thread {thread_id!r} was not found")
+    await services.threads.require(thread_id, user_id)
     if services.runs.busy(thread_id):
         raise ThreadBusy(f"thread {thread_id!r} is answering a request; delete it afterwards")
     try:
         await services.checkpointer.saver.adelete_thread(thread_id)
     except Exception as exc:
-        error = to_app_error(exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_mapped(exc)
     return Response(status_code=204)

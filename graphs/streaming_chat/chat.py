@@ -13,28 +13,15 @@ from typing import Any, TypeVar
 from langchain_core.messages import BaseMessage, SystemMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import Field
 
-from graphs.models import ChatModelFactory, ModelConfig
-from graphs.registry import GraphSettings
+from graphs.contract import ChatModelFactory, Conversation
+from graphs.settings import ModelSettings
 
 NODE = "chat"
+# The one node streams the reply and writes it.
+CONVERSATION = Conversation(stream_nodes=[NODE])
 
-
-class ChatSettings(GraphSettings):
-    """Settings every streaming-chat version accepts."""
-
-    model: str = Field("gpt-4o-mini", min_length=1, max_length=128, description="Model name")
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature")
-    max_tokens: int | None = Field(
-        None, alias="maxTokens", ge=1, le=65536, description="Upper bound on reply tokens"
-    )
-    system_prompt: str | None = Field(
-        None, alias="systemPrompt", max_length=8000, description="Applied on every call"
-    )
-
-
-S = TypeVar("S", bound=ChatSettings)
+S = TypeVar("S", bound=ModelSettings)
 
 
 def build_chat_graph(
@@ -46,12 +33,11 @@ def build_chat_graph(
 
     async def chat(state: MessagesState, runtime: Runtime[S]) -> dict[str, list[BaseMessage]]:
         settings = runtime.context if runtime.context is not None else settings_type()
-        llm = models(ModelConfig(settings.model, settings.temperature, settings.max_tokens))
         messages: list[BaseMessage] = list(state["messages"])
         prompt = system_prompt(settings)
         if prompt:
             messages.insert(0, SystemMessage(prompt))
-        reply = await llm.ainvoke(messages)
+        reply = await settings.chat_model(models).ainvoke(messages)
         return {"messages": [reply]}
 
     graph = StateGraph(MessagesState, context_schema=settings_type)

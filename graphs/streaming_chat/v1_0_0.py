@@ -6,13 +6,13 @@ from typing import Any
 
 from langgraph.graph import StateGraph
 
-from graphs.models import ChatModelFactory
-from graphs.registry import GraphVersion
-from graphs.streaming_chat.chat import NODE, ChatSettings, build_chat_graph
+from graphs.contract import ChatModelFactory, GraphVersion
+from graphs.settings import ModelSettings
+from graphs.streaming_chat.chat import CONVERSATION, build_chat_graph
 from graphs.versions import Version
 
 
-class Settings(ChatSettings):
+class Settings(ModelSettings):
     """streaming-chat 1.0.0 settings."""
 
 
@@ -25,6 +25,6 @@ GRAPH = GraphVersion(
     version=Version(1, 0, 0),
     settings=Settings,
     build=build,
-    reply_node=NODE,
+    conversation=CONVERSATION,
     description="Chat with the model; the thread keeps the conversation.",
 )

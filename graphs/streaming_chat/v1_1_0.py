@@ -7,9 +7,9 @@ from typing import Any, Literal
 from langgraph.graph import StateGraph
 from pydantic import Field
 
-from graphs.models import ChatModelFactory
-from graphs.registry import GraphVersion
-from graphs.streaming_chat.chat import NODE, ChatSettings, build_chat_graph
+from graphs.contract import ChatModelFactory, GraphVersion
+from graphs.settings import ModelSettings
+from graphs.streaming_chat.chat import CONVERSATION, build_chat_graph
 from graphs.versions import Version
 
 Style = Literal["neutral", "concise", "friendly", "pirate"]
@@ -22,7 +22,7 @@ STYLE_PROMPTS: dict[str, str] = {
 }
 
 
-class Settings(ChatSettings):
+class Settings(ModelSettings):
     """streaming-chat 1.1.0 settings: 1.0.0's plus a persona."""
 
     style: Style = Field("neutral", description="Persona applied to every reply")
@@ -42,6 +42,8 @@ GRAPH = GraphVersion(
     version=Version(1, 1, 0),
     settings=Settings,
     build=build,
-    reply_node=NODE,
+    conversation=CONVERSATION,
+    # The default since before defaults were explicit: bare `streaming-chat` meant the newest.
+    default=True,
     description="Chat with a persona (style): neutral, concise, friendly or pirate.",
 )

@@ -37,7 +37,7 @@ async def test_health_and_ready_name_model_and_checkpointer(client: httpx.AsyncC
     health = (await client.get("/health")).json()
     assert health == {
         "status": "ok",
-        "model": {"provider": "openai", "baseUrl": health["model"]["baseUrl"]},
+        "model": {"provider": "openai", "baseUrl": health["model"]["baseUrl"], "client": "fast"},
         "checkpointer": "sqlite",
     }
     ready = await client.get("/ready")

@@ -8,10 +8,11 @@ import httpx
 import pytest
 
 from bench.openai_standin import OpenAIStandIn
-from graphs import GraphVersion, Registry, Version, build_registry
+from graphs import GraphVersion, Registry, Version
 from graphs.streaming_chat import v1_0_0
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
+from tests.support.registries import chat_registry
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -90,8 +91,16 @@ async def test_thread_of_another_graph_is_409(
     make_server: ServerFactory, upstream: OpenAIStandIn
 ) -> None:
     """A thread stays with the graph it started on; another graph gets 409."""
-    registry: Registry = build_registry()
-    registry.register(GraphVersion("echo", Version(1, 0, 0), v1_0_0.Settings, v1_0_0.build))
+    registry: Registry = chat_registry()
+    registry.register(
+        GraphVersion(
+            "echo",
+            Version(1, 0, 0),
+            v1_0_0.Settings,
+            v1_0_0.build,
+            conversation=v1_0_0.GRAPH.conversation,
+        )
+    )
     server = make_server(registry=registry)
     async with httpx.AsyncClient(base_url=server.url) as client:
         first = await client.post("/generate", json=turn("hi", graphType="streaming-chat"))

@@ -15,16 +15,15 @@ from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from graphs import GraphVersion, Registry, Version, build_registry
-from graphs.models import ChatModelFactory, ModelConfig
-from graphs.registry import GraphSettings
+from graphs import ChatModelFactory, Conversation, GraphSettings, GraphVersion, Registry, Version
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
+from tests.support.registries import chat_registry
 from tests.support.sse import stream
 
 
 def _layered(models: ChatModelFactory) -> StateGraph[Any, Any, Any, Any]:
-    llm = models(ModelConfig("gpt-4o-mini", None, None))
+    llm = models("gpt-4o-mini")
 
     async def research(state: MessagesState) -> dict[str, list[BaseMessage]]:
         await llm.ainvoke([HumanMessage("inner")])
@@ -49,9 +48,15 @@ def _layered(models: ChatModelFactory) -> StateGraph[Any, Any, Any, Any]:
 
 
 def _registry() -> Registry:
-    registry = build_registry()
+    registry = chat_registry()
     registry.register(
-        GraphVersion("layered", Version(1, 0, 0), GraphSettings, _layered, reply_node="reply")
+        GraphVersion(
+            "layered",
+            Version(1, 0, 0),
+            GraphSettings,
+            _layered,
+            conversation=Conversation(stream_nodes=["reply"]),
+        )
     )
     return registry
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from graphs import GraphSettings, GraphVersion, InvalidReference, Registry, UnknownGraph, Version
-from graphs.catalog import build_registry
+from graphs import (
+    GraphSettings,
+    GraphVersion,
+    InvalidReference,
+    Registry,
+    RegistryError,
+    UnknownGraph,
+    Version,
+)
+from graphs.streaming_chat.chat import CONVERSATION
 from graphs.streaming_chat.v1_0_0 import build
 
 
@@ -18,6 +26,7 @@ def _registry(*versions: str, default: str | None = None, name: str = "demo") ->
                 version=Version.parse(text),
                 settings=GraphSettings,
                 build=build,
+                conversation=CONVERSATION,
                 default=text == default,
             )
         )
@@ -40,7 +49,9 @@ def _registry(*versions: str, default: str | None = None, name: str = "demo") ->
 )
 def test_resolve_picks_the_newest_match(reference: str, expected: str) -> None:
     """Each reference form selects the newest version it admits."""
-    registry = _registry("0.0.3", "0.2.0", "0.2.5", "1.0.0", "1.2.0", "1.2.9", "1.3.1", "2.0.0")
+    registry = _registry(
+        "0.0.3", "0.2.0", "0.2.5", "1.0.0", "1.2.0", "1.2.9", "1.3.1", "2.0.0", default="2.0.0"
+    )
     assert str(registry.resolve(reference).version) == expected
 
 
@@ -80,11 +91,32 @@ def test_registering_a_version_twice_is_refused() -> None:
     """The same name and version cannot be registered twice."""
     registry = _registry("1.0.0")
     with pytest.raises(ValueError, match="registered twice"):
-        registry.register(GraphVersion("demo", Version(1, 0, 0), GraphSettings, build))
+        registry.register(
+            GraphVersion("demo", Version(1, 0, 0), GraphSettings, build, CONVERSATION)
+        )
 
 
-def test_catalog_offers_both_streaming_chat_versions() -> None:
-    """The shipped catalog has streaming-chat 1.0.0 and 1.1.0, 1.1.0 the default."""
-    registry = build_registry()
-    assert registry.available() == {"streaming-chat": ["1.0.0", "1.1.0"]}
-    assert registry.default("streaming-chat").ref == "streaming-chat::1.1.0"
+def test_several_versions_without_a_marked_default_are_refused() -> None:
+    """A bare name must not silently mean the newest: with two versions, one is marked."""
+    registry = _registry("1.0.0", "1.1.0")
+    with pytest.raises(RegistryError, match="none is marked default"):
+        registry.check()
+    with pytest.raises(RegistryError, match="none is marked default"):
+        registry.resolve("demo")
+    assert registry.resolve("demo::1.0.0").ref == "demo::1.0.0"  # exact references still work
+
+
+def test_a_single_version_is_its_own_default() -> None:
+    """A graph with one version needs no mark."""
+    registry = _registry("1.0.0")
+    registry.check()
+    assert registry.resolve("demo").ref == "demo::1.0.0"
+
+
+def test_two_marked_defaults_are_refused() -> None:
+    """Only one version of a graph may be its default."""
+    registry = _registry("1.0.0", default="1.0.0")
+    with pytest.raises(RegistryError, match="more than one default"):
+        registry.register(
+            GraphVersion("demo", Version(2, 0, 0), GraphSettings, build, CONVERSATION, default=True)
+        )

@@ -14,23 +14,35 @@ import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from bench.processes import stop_process
-from graphs import build_registry, studio
+from graphs import build_registry
+from studio import exports
+from studio.__main__ import main as write_langgraph_json
 from tests.support.ports import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_langgraph_json_exports_every_registered_version() -> None:
-    """Every registry version has a langgraph.json entry pointing at a studio factory."""
+def test_langgraph_json_agrees_with_the_registry() -> None:
+    """langgraph.json is what ``make langgraph.json`` writes: one entry per registered version,
+    each naming the export that ``studio.exports`` derives from the registry."""
     config = json.loads((ROOT / "langgraph.json").read_text())
     expected = {
-        g.ref.replace("::", "-"): f"./graphs/studio.py:{studio.attribute_name(g.ref)}"
+        g.ref.replace("::", "-"): f"./studio/exports.py:{exports.attribute_name(g.ref)}"
         for g in build_registry()
     }
     assert config["graphs"] == expected
+    assert write_langgraph_json(["--check", "--path", str(ROOT / "langgraph.json")]) == 0
     for target in expected.values():
-        factory = getattr(studio, target.rpartition(":")[2])
-        assert factory().checkpointer is None  # the dev server brings its own
+        assert callable(getattr(exports, target.rpartition(":")[2]))
+
+
+def test_langgraph_json_check_fails_when_a_version_is_missing(tmp_path: Path) -> None:
+    """A stale langgraph.json (a version missing) fails the check with what to run."""
+    stale = json.loads((ROOT / "langgraph.json").read_text())
+    stale["graphs"].popitem()
+    path = tmp_path / "langgraph.json"
+    path.write_text(json.dumps(stale, indent=2) + "\n")
+    assert write_langgraph_json(["--check", "--path", str(path)]) == 1
 
 
 @pytest.fixture
@@ -62,7 +74,12 @@ def langgraph_dev(upstream: OpenAIStandIn, tmp_path: Path) -> Iterator[str]:
 
 
 def test_langgraph_dev_streams_streaming_chat(langgraph_dev: str, upstream: OpenAIStandIn) -> None:
-    """A Studio-style run of streaming-chat 1.0.0 streams the model's tokens."""
+    """langgraph dev loads every registered version, and a Studio-style run of
+    streaming-chat 1.0.0 streams the model's tokens."""
+    found = httpx.post(f"{langgraph_dev}/assistants/search", json={"limit": 100}, timeout=30)
+    assert found.status_code == 200
+    loaded = {a["graph_id"] for a in found.json()}
+    assert loaded == {g.ref.replace("::", "-") for g in build_registry()}
     upstream.default = Reply(tokens=["Hi", " from", " Studio"])
     body = {
         "assistant_id": "streaming-chat-1.0.0",

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from langchain_openai import ChatOpenAI
 
-from graphs.fast_openai import FastChatOpenAI
+from model_client.fast_openai import FastChatOpenAI
 
 # The fields every scripted chat.completion.chunk carries, for building raw streams.
 CHUNK_HEAD = b'"id":"c1","object":"chat.completion.chunk","created":1,"model":"m"'

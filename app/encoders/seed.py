@@ -1,0 +1,91 @@
+"""The seed's wire format: ``stream_event`` chunk frames, then ``final`` (or ``error``).
+
+Frames are built here rather than through sse-starlette's ``ServerSentEvent`` because a chunk
+frame is sent for every token: one ``orjson.dumps`` and one bytes join per token is all the
+work it needs. The ``final`` payload is rendered from one model, :class:`FinalResponse`, for
+``/stream`` and ``/generate`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from app.errors import AppError
+from app.events import Reply, RunEvent
+from app.schemas import FinalMetadata, FinalResponse, Timings, Usage
+from app.turn import Turn
+
+_CHUNK_HEAD = b'event: stream_event\ndata: {"type":"chunk","content":'
+
+
+def chunk_frame(frame_id: int, content: str) -> bytes:
+    return b"id: %d\n%s%s}\n\n" % (frame_id, _CHUNK_HEAD, orjson.dumps(content))
+
+
+def event_frame(frame_id: int, event: str, data: Any) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event.encode(), orjson.dumps(data))
+
+
+def final_response(turn: Turn, reply: Reply) -> FinalResponse:
+    """The ``final`` frame's data and the ``/generate`` body."""
+    usage = reply.usage
+    return FinalResponse(
+        text=reply.text,
+        attachments=[],
+        metadata=FinalMetadata(
+            requestId=turn.request_id,
+            threadId=turn.thread_id,
+            userId=turn.user_id,
+            agentId=turn.agent_id,
+            graphType=turn.graph.ref,
+            model=reply.model or getattr(turn.settings, "model", None) or "unknown",
+            provider=reply.provider,
+            usage=Usage(
+                inputTokens=usage.get("input_tokens", 0),
+                outputTokens=usage.get("output_tokens", 0),
+                totalTokens=usage.get("total_tokens", 0),
+            )
+            if usage
+            else None,
+            finishReason=reply.finish_reason,
+            timings=Timings(ttftMs=_ms(reply.ttft_ms), totalMs=_ms(reply.total_ms) or 0.0),
+        ),
+    )
+
+
+def final_payload(turn: Turn, reply: Reply) -> dict[str, Any]:
+    return final_response(turn, reply).model_dump(by_alias=True)
+
+
+class SeedEncoder:
+    """Encodes one run's events as the seed's frames, numbering them from 1."""
+
+    __slots__ = ("_turn", "last_id")
+
+    def __init__(self, turn: Turn) -> None:
+        self._turn = turn
+        self.last_id = 0
+
+    def encode(self, events: Sequence[RunEvent]) -> bytes:
+        """The frames for a batch of events, as one buffer."""
+        out = []
+        frame_id = self.last_id
+        for event in events:
+            frame_id += 1
+            if isinstance(event, str):
+                out.append(chunk_frame(frame_id, event))
+            else:
+                out.append(event_frame(frame_id, "final", final_payload(self._turn, event)))
+        self.last_id = frame_id
+        return b"".join(out)
+
+    def error(self, error: AppError) -> bytes:
+        self.last_id += 1
+        return event_frame(self.last_id, "error", error.payload(self._turn.request_id))
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

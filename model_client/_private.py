@@ -1,0 +1,39 @@
+"""Every private third-party API the fast model client relies on, in one place, with why.
+
+``MODEL_CLIENT=stock`` runs langchain's own ``ChatOpenAI`` on httpx's own transport and uses
+none of these. Each is pinned by a behaviour test (``tests/model_client``) that compares the
+fast client with the stock one, so a dependency bump that changes one fails there first.
+
+langchain-core (``BaseChatModel``):
+
+- ``_agenerate_with_cache`` (overridden): ``ainvoke`` on a streaming model keeps every chunk of
+  the reply until it ends and merges them then, about 1 KB per token; the override merges them
+  as they arrive (``MergedReply``) and falls back to the base method for caches, rate
+  limiters, output version v1 and the v2 protocol.
+- ``_should_stream``, ``_should_use_protocol_streaming`` (called): the same test the base
+  method makes to choose its streaming branch.
+- ``_gen_info_and_msg_metadata`` (called): the metadata the base method puts on each chunk.
+
+langchain-openai (``ChatOpenAI``):
+
+- ``_astream`` (overridden): parses each streamed event with orjson and builds the plain
+  content-delta chunk directly instead of through the SDK's pydantic model; every other chunk
+  goes through ``_convert_chunk_to_generation_chunk`` as ``ChatOpenAI`` does.
+- ``_get_request_payload``, ``_should_stream_usage``, ``_use_responses_api``,
+  ``_uses_gateway``, ``_convert_chunk_to_generation_chunk`` (called): the same request and the
+  same conversion as ``ChatOpenAI._astream``, and the cases left to it.
+- ``_handle_openai_api_error``, ``_handle_openai_bad_request``: the same error mapping.
+
+The server's own private uses outside this package: sse-starlette's
+``EventSourceResponse._send_with_timeout`` (``app/sse.py``; skips a cancel scope per send
+when no send timeout is set; if renamed, the override is simply never called).
+"""
+
+from langchain_core.language_models.chat_models import _gen_info_and_msg_metadata
+from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
+
+__all__ = [
+    "_gen_info_and_msg_metadata",
+    "_handle_openai_api_error",
+    "_handle_openai_bad_request",
+]

@@ -1,0 +1,1 @@
+"""LangGraph Studio's view of the registry: ``langgraph.json`` and the graphs it names."""
