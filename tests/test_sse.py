@@ -1,15 +1,16 @@
-"""Frame encoding and gzip negotiation of the SSE response (app/sse.py), without a server."""
+"""Frame encoding (app/encoders/seed.py) and the SSE response (app/sse.py), without a server."""
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import AsyncIterator
 
 import pytest
-from starlette.types import Message
+from starlette.types import Message, Send
 
 from app.encoders.seed import chunk_frame, event_frame
-from app.sse import GzipSend, accepts_gzip
+from app.sse import EventStream, GzipSend, accepts_gzip
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,34 @@ async def test_gzip_send_keeps_order_when_a_send_waits_for_the_socket() -> None:
 
     decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     assert decoder.decompress(b"".join(written)) == frame + ping
+
+
+async def test_event_stream_sends_through_its_send_with_timeout_override() -> None:
+    """Pins sse-starlette's private ``_send_with_timeout`` hook: every body send goes through
+    it, so the override (no cancel scope when no send timeout is set) is what runs."""
+    calls: list[bytes] = []
+
+    class Counting(EventStream):
+        async def _send_with_timeout(self, send: Send, message: Message) -> None:
+            calls.append(message.get("body", b""))
+            await super()._send_with_timeout(send, message)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield chunk_frame(1, "a")
+        yield chunk_frame(2, "b")
+
+    sent: list[Message] = []
+    disconnect = asyncio.Event()
+
+    async def receive() -> Message:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "headers": [], "path": "/stream"}
+    await Counting(body(), ping=60)(scope, receive, send)
+
+    assert calls[:2] == [chunk_frame(1, "a"), chunk_frame(2, "b")]
+    assert b"".join(m.get("body", b"") for m in sent).startswith(chunk_frame(1, "a"))
