@@ -66,7 +66,8 @@ def table(rows: list[Row]) -> str:
 def _ratio(this: float | None, base: float | None) -> str:
     if this is None or not base:
         return "-"
-    return f"{this / base:.2f} ({(this / base - 1) * 100:+.0f}%)"
+    change = (this / base - 1) * 100
+    return f"{this / base:.2f} ({0.0 if abs(change) < 0.5 else change:+.0f}%)"  # no "-0%"
 
 
 def versus(rows: list[Row]) -> str:
@@ -228,7 +229,7 @@ def _model_client(rows: list[Row]) -> str | None:
             f"{_verdict(cpu <= base_cpu * 1.05)}"
         )
     else:
-        reached = f"{cpu:.0f} us/token, no baseline run (--baseline REF): n/a"
+        reached = f"{cpu:.0f} us/token, no baseline figure (--baseline REF): n/a"
     if stock_cpu is not None:
         reached += f"; stock client (MODEL_CLIENT=stock): {stock_cpu:.0f} us/token"
         reached += f" ({stock_cpu / cpu:.2f}x the fast client)"
