@@ -46,9 +46,10 @@ typecheck: $(VENV)/.installed-dev
 langgraph.json: $(VENV)/.installed
 	$(BIN)/python -m studio
 
-## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min)
+## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min);
+##        BASELINE=REF also runs ours from that commit beside it (make bench BASELINE=main~3)
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.stream
+	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))
 
 ## bench-checkpoint: per-turn saver time and Redis memory, ours against the alternatives
 bench-checkpoint: $(VENV)/.installed-dev

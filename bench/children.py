@@ -40,6 +40,7 @@ _SCRUB = (
     "MULTITASK",
     "CORS_ORIGINS",
     "SSE_COMPRESSION",
+    "MODEL_CLIENT",
 )
 
 

@@ -63,6 +63,38 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(this: float | None, base: float | None) -> str:
+    if this is None or not base:
+        return "-"
+    change = (this / base - 1) * 100
+    return f"{this / base:.2f} ({0.0 if abs(change) < 0.5 else change:+.0f}%)"  # no "-0%"
+
+
+def versus(rows: list[Row]) -> str:
+    """Each baseline twin's rows beside the rows of the system it mirrors, scenario by scenario:
+    CPU per token, peak RSS and p99 gap, this tree's and the baseline's, with the ratios."""
+    lines = [
+        "| system | scenario | CPU us/tok | baseline CPU us/tok | CPU ratio | peak RSS MB "
+        "| baseline peak RSS MB | RSS ratio | gap p99 ms | baseline gap p99 ms | errors (base) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for base in rows:
+        if base.system.mirrors is None or base.result is None:
+            continue
+        this = _find(rows, base.system.mirrors, base.scenario.name)
+        if this is None or this.result is None:
+            continue
+        f, b = row_figures(this), row_figures(base)
+        errors = sum(this.result["errors"].values()), sum(base.result["errors"].values())
+        lines.append(
+            f"| {this.system.name} vs @{base.system.revision} | {base.scenario.name} "
+            f"| {_num(f['cpu_us'])} | {_num(b['cpu_us'])} | {_ratio(f['cpu_us'], b['cpu_us'])} "
+            f"| {_num(f['rss_mb'])} | {_num(b['rss_mb'])} | {_ratio(f['rss_mb'], b['rss_mb'])} "
+            f"| {_ms(f['gap_p99'])} | {_ms(b['gap_p99'])} | {errors[0]} ({errors[1]}) |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def _ran(rows: list[Row], system: str) -> list[Row]:
     return [row for row in rows if row.system.name == system and row.result]
 
@@ -144,6 +176,10 @@ def targets(rows: list[Row]) -> str:
             f"- peak RSS at 200 streams <= 150 MB{note}: {shown} MB: {_verdict(worst <= 150)}"
         )
 
+    client = _model_client(rows)
+    if client:
+        out.append(client)
+
     single, floor = _find(rows, ours, "single"), _find(rows, "astream", "single")
     ours1 = row_figures(single)["ttft_p50"] if single else None
     floor1 = row_figures(floor)["ttft_p50"] if floor else None
@@ -175,3 +211,29 @@ def targets(rows: list[Row]) -> str:
             parts.append(f"{label}: {figures} ({'within' if ok else 'beyond'} the limits)")
         out.append("- scale-out, Redis memory, 150 streams held: " + "; ".join(parts))
     return "\n".join(out)
+
+
+def _model_client(rows: list[Row]) -> str | None:
+    """Issue 10's target, read off ``ours`` (which runs the default client, the fast one) at c50
+    against its baseline twin, with the stock client's figure beside it."""
+    fast, base, stock = (_find(rows, name, "c50") for name in ("ours", "ours@base", "ours-stock"))
+    cpu = row_figures(fast)["cpu_us"] if fast else None
+    base_cpu = row_figures(base)["cpu_us"] if base else None
+    stock_cpu = row_figures(stock)["cpu_us"] if stock else None
+    if cpu is None or (base_cpu is None and stock_cpu is None):
+        return None
+    if base and base_cpu:
+        change = (cpu / base_cpu - 1) * 100
+        reached = (
+            f"{cpu:.0f} us/token vs {base_cpu:.0f} at {base.system.revision} ({change:+.1f}%): "
+            f"{_verdict(cpu <= base_cpu * 1.05)}"
+        )
+    else:
+        reached = f"{cpu:.0f} us/token, no baseline figure (--baseline REF): n/a"
+    if stock_cpu is not None:
+        reached += f"; stock client (MODEL_CLIENT=stock): {stock_cpu:.0f} us/token"
+        reached += f" ({stock_cpu / cpu:.2f}x the fast client)"
+    return (
+        "- issue 10: CPU per token at c50, MODEL_CLIENT=fast, within 5% of the baseline "
+        f"(at most 5% above it): {reached}"
+    )

@@ -5,6 +5,10 @@ each system under test, then runs every scenario against it with the load genera
 (``bench.load``, its own process) and prints one markdown table:
 
 - ``ours``: ``python -m app`` (``WORKERS=1``; ``ours-w2`` is ``WORKERS=2``), SQLite memory;
+  ``ours-stock`` the same with ``MODEL_CLIENT=stock`` (langchain's ``ChatOpenAI``);
+- with ``--baseline REF``, ``ours@base`` and ``ours-redis@base``: the same servers run from REF's
+  tree (``bench.baseline``), each right after the system it mirrors, then a table of the two side
+  by side;
 - ``langgraph``: ``langgraph dev --n-jobs-per-worker 256`` on our ``langgraph.json``;
 - ``astream`` / ``fast`` / ``graph`` / ``raw``: langchain's ``ChatOpenAI.astream``, our
   ``FastChatOpenAI.astream``, the graph's ``astream`` and plain httpx + orjson, in process
@@ -18,12 +22,14 @@ Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; `
 started at once; ``h<N>``, N streams held with steady arrivals. The table and the issue's targets
 are printed by ``bench.report``.
 
-``python -m bench.stream`` (about 9 minutes), ``--quick`` (about 4), ``--help`` for the rest.
+``python -m bench.stream`` (about 9 minutes), ``--quick`` (about 4), ``--baseline main~3`` to add
+the baseline, ``--help`` for the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shlex
@@ -32,10 +38,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.baseline import (
+    MIRRORED,
+    SUFFIX,
+    Baseline,
+    describe_tree,
+    expand,
+    exported,
+    is_twin,
+    twin,
+)
 from bench.children import REPO, standin
-from bench.report import table, targets
+from bench.report import table, targets, versus
 from bench.scenarios import QUICK_SCENARIOS, SCENARIO_NAMES, Row, run_system, scenarios
-from bench.systems import DEFAULT_SYSTEMS, QUICK_SYSTEMS, SYSTEMS
+from bench.systems import DEFAULT_SYSTEMS, QUICK_SYSTEMS, SYSTEMS, System
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,7 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--systems",
-        help=f"comma-separated, from {', '.join(SYSTEMS)} (default: {','.join(DEFAULT_SYSTEMS)})",
+        help=f"comma-separated, from {', '.join(SYSTEMS)} (default: {','.join(DEFAULT_SYSTEMS)}); "
+        f"with --baseline, each of {', '.join(MIRRORED)} is followed by its @base twin",
     )
     parser.add_argument(
         "--scenarios",
@@ -59,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--client-cores", default="1", help="taskset list for the stand-in and the load"
     )
     parser.add_argument("--repo", type=Path, default=REPO, help="source tree to run (a worktree)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="a commit, branch or tag of --repo: also run ours (and ours-redis) from that commit, "
+        "same scenarios, beside this tree",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     return parser.parse_args(argv)
 
@@ -72,9 +95,12 @@ def main(argv: list[str] | None = None) -> None:
         names = list(QUICK_SYSTEMS)
     else:
         names = list(DEFAULT_SYSTEMS)
-    unknown = [n for n in names if n not in SYSTEMS]
+    unknown = [n for n in names if n not in SYSTEMS and not is_twin(n)]
     if unknown:
         sys.exit(f"unknown systems: {', '.join(unknown)}")
+    names = expand(names, bool(args.baseline))
+    if not args.baseline and (twins := [n for n in names if is_twin(n)]):
+        sys.exit(f"{', '.join(twins)} need --baseline REF")
     chosen: list[str] | None = None
     if args.scenarios:
         chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
@@ -89,11 +115,19 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     started = time.monotonic()
     load_start = os.getloadavg()[0]
+    base: Baseline | None = None
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         workdir = Path(tmp)
-        with standin(workdir, args.client_cores) as upstream:
-            for name in names:
-                system = SYSTEMS[name]
+        with contextlib.ExitStack() as stack:
+            if args.baseline:
+                try:
+                    base = stack.enter_context(exported(repo, args.baseline, workdir))
+                except RuntimeError as exc:
+                    sys.exit(f"--baseline {args.baseline}: {exc}")
+                print(f"# baseline {base.short}: {base.subject}", file=sys.stderr, flush=True)
+            systems = [_system(name, base) for name in names]
+            upstream = stack.enter_context(standin(workdir, args.client_cores))
+            for system in systems:
                 wanted = [s for s in (chosen or system.scenarios) if s in system.scenarios]
                 if args.scenarios:  # named explicitly: run them even if not a default
                     wanted = chosen or []
@@ -104,9 +138,14 @@ def main(argv: list[str] | None = None) -> None:
                 run_system(system, todo, rows, args, repo, upstream, workdir)
     elapsed = time.monotonic() - started
     load_end = os.getloadavg()[0]
+    source = f"This tree: {describe_tree(repo)}."
+    if base:
+        source += f" Baseline: {base.short} = `{base.ref}` ({base.subject})."
     report = "\n".join(
         [
             f"Command: `{command}`",
+            "",
+            source,
             "",
             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}; servers and in-process floors on cores "
@@ -117,12 +156,35 @@ def main(argv: list[str] | None = None) -> None:
             "",
             table(rows),
             "",
+            *_against(base, rows),
             targets(rows),
         ]
     )
     print(report)
     if args.markdown:
         args.markdown.write_text(report + "\n")
+
+
+def _system(name: str, base: Baseline | None) -> System:
+    if base is not None and is_twin(name):
+        return twin(SYSTEMS[name.removesuffix(SUFFIX)], base)
+    return SYSTEMS[name]
+
+
+def _against(base: Baseline | None, rows: list[Row]) -> list[str]:
+    """The baseline section of the report: each twin's rows beside this tree's."""
+    if base is None:
+        return []
+    compared = versus(rows)
+    if not compared:
+        return [f"Baseline {base.short}: no scenario ran on both it and this tree.", ""]
+    return [
+        f"This tree against the baseline, {base.short} (`{base.ref}`), same scenarios; a ratio "
+        "is this tree / baseline (below 1: this tree spends less):",
+        "",
+        compared,
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,10 @@ class System:
     scenarios: tuple[str, ...] = ("single", "c1", "c50", "c200", "c500")  # by default
     redis: bool = False  # memory in a redis-server the benchmark starts, instead of SQLite
     all_cores: bool = False  # not pinned to --server-cores: free to use every core
+    env: tuple[tuple[str, str], ...] = ()  # settings on top of the common ones
+    source: Path | None = None  # the tree it runs, when not --repo (a baseline's export)
+    mirrors: str | None = None  # for a baseline twin: the system it runs the old code of
+    revision: str | None = None  # for a baseline twin: its short commit
 
     @property
     def is_server(self) -> bool:
@@ -36,6 +41,15 @@ SYSTEMS = {
             "ours",
             # c500 (overload) last: what it leaves behind must not count against the others.
             scenarios=("single", "c1", "c50", "c200", "h150", "h200", "c500"),
+        ),
+        # langchain's stock ChatOpenAI in place of our fast client (issue 10); a tree without
+        # the setting ignores it and runs its only client.
+        System(
+            "ours-stock",
+            "ours, MODEL_CLIENT=stock (ChatOpenAI)",
+            "ours",
+            env=(("MODEL_CLIENT", "stock"),),
+            scenarios=("c50", "c200"),
         ),
         # Scale-out as deployed: processes sharing Redis. WORKERS=1 and WORKERS=2 on the same
         # Redis; the two workers get both cores (the load generator and stand-in keep theirs).
@@ -62,8 +76,44 @@ SYSTEMS = {
         System("raw", "raw httpx + orjson, in-process", "raw"),
     )
 }
-DEFAULT_SYSTEMS = ("ours", "ours-redis", "ours-w2", "langgraph", "astream", "fast", "raw")
-QUICK_SYSTEMS = ("ours", "langgraph", "astream", "fast", "raw")
+DEFAULT_SYSTEMS = (
+    "ours",
+    "ours-stock",
+    "ours-redis",
+    "ours-w2",
+    "langgraph",
+    "astream",
+    "fast",
+    "raw",
+)
+QUICK_SYSTEMS = ("ours", "ours-stock", "langgraph", "astream", "fast", "raw")
+
+
+def link_sources(repo: Path, home: Path) -> None:
+    """Give ``langgraph dev`` in ``home`` what it may load by path from ``repo``: every top-level
+    module or directory holding Python code, and whatever ``langgraph.json``'s graphs name.
+
+    Linking them all, not just ``graphs``, keeps the system working when a module moves between
+    top-level packages (say the Studio export to ``studio/``). The links keep the code live; the
+    config is copied, since ``langgraph dev`` writes ``.langgraph_api`` beside it.
+    """
+    config = json.loads((repo / "langgraph.json").read_text())
+    named: set[str] = set()
+    for spec in config.get("graphs", {}).values():
+        path = spec.get("path", "") if isinstance(spec, dict) else spec
+        parts = Path(path.rsplit(":", 1)[0]).parts  # "./graphs/studio.py" -> graphs, studio.py
+        if parts:
+            named.add(parts[0])
+    for entry in sorted(repo.iterdir()):
+        if entry.name.startswith((".", "__")) or entry.name == "langgraph.json":
+            continue
+        if entry.is_dir():
+            code = next(entry.rglob("*.py"), None) is not None
+        else:
+            code = entry.suffix == ".py"
+        if code or entry.name in named:
+            (home / entry.name).symlink_to(entry)
+    shutil.copy(repo / "langgraph.json", home / "langgraph.json")
 
 
 @contextlib.contextmanager
@@ -74,7 +124,8 @@ def server(
     port = free_port()
     home = workdir / system.name
     home.mkdir()
-    common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1"}
+    repo = system.source or repo
+    common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1", **dict(system.env)}
     store: RedisProcess | None = None
     if system.all_cores:
         cores = None
@@ -98,8 +149,7 @@ def server(
         ready, stream = f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/stream"
     else:
         # langgraph dev resolves graph paths against its cwd and writes .langgraph_api there.
-        (home / "graphs").symlink_to(repo / "graphs")
-        shutil.copy(repo / "langgraph.json", home / "langgraph.json")
+        link_sources(repo, home)
         env = clean_env(
             **common,
             LANGSMITH_TRACING="false",
