@@ -43,8 +43,10 @@ class Binder:
             agent_id=body.agent_id,
             graph=graph,
             settings=graph_settings(graph, body.graph_settings),
-            content=self._content(body.message.content),
+            content=None if body.message is None else self._content(body.message.content),
             received=received,
+            resume=body.resume,
+            resuming=body.resuming,
         )
 
     def resolve(self, body: ChatRequest) -> GraphVersion:

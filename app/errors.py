@@ -65,6 +65,27 @@ class DuplicateRequest(AppError):
     code = "duplicate_request"
 
 
+class NoPendingInterrupt(AppError):
+    """``resume`` on a thread whose graph is not waiting for an answer."""
+
+    status = 409
+    code = "no_pending_interrupt"
+
+
+class InterruptPending(AppError):
+    """A new ``message`` on a thread whose graph is waiting for an answer to an interrupt."""
+
+    status = 409
+    code = "interrupt_pending"
+
+
+class MaxStepsExceeded(AppError):
+    """The graph's step budget for the turn ran out (``graphSettings.maxSteps``)."""
+
+    status = 422
+    code = "max_steps"
+
+
 class UpstreamError(AppError):
     """The model provider failed (bad key, rate limit, 5xx, dropped stream)."""
 

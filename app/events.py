@@ -1,17 +1,78 @@
 """What a run produces, as typed events; wire formats are encoders over them (``app/encoders``).
 
 A text delta travels as the ``str`` itself: it is nearly every event of a run, so it gets no
-wrapper object. The run ends with a :class:`Reply` (or raises an ``AppError``).
+wrapper object. Tool steps are the other events, in the order they happen. The run ends with a
+:class:`Reply` (or raises an ``AppError``). Nothing here knows about SSE or LangGraph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-__all__ = ["Reply", "RunEvent", "TextDelta"]
+__all__ = [
+    "Interrupt",
+    "Reply",
+    "RunEvent",
+    "Step",
+    "StepFinished",
+    "StepStarted",
+    "TextDelta",
+    "ToolInputChunk",
+    "ToolOutputChunk",
+]
 
 TextDelta = str
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """The model named a tool to call (or a tool started that no streamed model named)."""
+
+    id: str
+    name: str
+    index: int  # order of the step within the turn
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInputChunk:
+    """A piece of a tool call's arguments as the model writes them."""
+
+    step_id: str
+    chunk: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutputChunk:
+    """A piece (or the whole) of what a tool returned."""
+
+    step_id: str
+    chunk: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A finished tool step."""
+
+    id: str
+    name: str
+    input: Any
+    output: str
+    status: Literal["success", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    step: Step
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """The graph stopped to ask the user; ``value`` is what it passed to ``interrupt()``."""
+
+    id: str
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +86,9 @@ class Reply:
     finish_reason: str | None
     ttft_ms: float | None
     total_ms: float
+    steps: Sequence[Step] = ()
+    attachments: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    interrupt: Interrupt | None = None
 
 
-RunEvent = TextDelta | Reply
+RunEvent = TextDelta | StepStarted | ToolInputChunk | ToolOutputChunk | StepFinished | Reply

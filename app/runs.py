@@ -87,9 +87,9 @@ class Run:
             self._done = True
             self._wake()
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, event: RunEvent) -> None:
         # Called from the model's token callback: append and wake the reader, nothing more.
-        self._pending.append(text)
+        self._pending.append(event)
         self._wake()
 
     def _wake(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 # Ids end up in Redis keys, logs and URLs: keep them to a safe, bounded alphabet.
 Id = Annotated[
@@ -57,7 +57,27 @@ class ChatRequest(BaseModel):
         description="`graphType` (`name::semver`, wins over the top-level one) plus the "
         "version's settings",
     )
-    message: Message
+    message: Message | None = Field(None, description="The user's message; or send resume")
+    resume: Any = Field(
+        None,
+        description="Instead of message: the answer to the thread's pending interrupt (any "
+        'JSON; tool-agent\'s save_note takes "approve" or "decline")',
+    )
+
+    @model_validator(mode="after")
+    def _message_or_resume(self) -> ChatRequest:
+        has_resume = "resume" in self.model_fields_set
+        if self.message is None and not has_resume:
+            raise ValueError("send either 'message' (a new turn) or 'resume' (an answer)")
+        if self.message is not None and has_resume:
+            raise ValueError(
+                "send 'message' or 'resume', not both: answer the pending interrupt first"
+            )
+        return self
+
+    @property
+    def resuming(self) -> bool:
+        return "resume" in self.model_fields_set
 
 
 class Usage(BaseModel):
@@ -71,6 +91,23 @@ class Timings(BaseModel):
     total_ms: float = Field(alias="totalMs")
 
 
+class FinalStep(BaseModel):
+    """A tool step of the turn, as ``step_finished`` carried it."""
+
+    id: str
+    name: str
+    input: Any
+    output: str
+    status: str = Field(description="success or error")
+
+
+class FinalInterrupt(BaseModel):
+    """What the graph asked when it stopped for an answer (``finishReason: interrupted``)."""
+
+    id: str
+    value: Any
+
+
 class FinalMetadata(BaseModel):
     request_id: str = Field(alias="requestId")
     thread_id: str = Field(alias="threadId")
@@ -80,15 +117,24 @@ class FinalMetadata(BaseModel):
     model: str
     provider: str
     usage: Usage | None
-    finish_reason: str | None = Field(alias="finishReason")
+    finish_reason: str | None = Field(
+        alias="finishReason", description="stop, length, tool_calls, cancelled, interrupted"
+    )
     timings: Timings
+    steps: list[FinalStep] | None = Field(None, description="The turn's tool steps, if any")
+    interrupt: FinalInterrupt | None = Field(
+        None, description="Present when finishReason is interrupted: answer it with resume"
+    )
 
 
 class FinalResponse(BaseModel):
     """The ``final`` frame's data, and the body of ``POST /generate``."""
 
     text: str
-    attachments: list[Any]
+    attachments: list[dict[str, Any]] = Field(
+        description="What tools produced, typed: citation {title, source, snippet}, note "
+        "{title, text}; button, card and image to come"
+    )
     metadata: FinalMetadata
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
@@ -19,13 +20,15 @@ class Turn:
     agent_id: str | None
     graph: GraphVersion
     settings: GraphSettings
-    content: str
+    content: str | None  # None when the turn answers an interrupt (``resume``)
     received: float  # time.perf_counter() when the request arrived
+    resume: Any = None  # what answers the pending interrupt, when ``resuming``
+    resuming: bool = False
 
     @property
-    def message_id(self) -> str:
+    def message_id(self) -> str | None:
         # A client retrying a request id replaces its own message instead of adding a copy.
-        return f"{self.request_id}:user"
+        return None if self.resuming else f"{self.request_id}:user"
 
     def config(self) -> RunnableConfig:
         return {

@@ -1,7 +1,7 @@
-"""Running a turn: the graph invoked on the thread, its text streamed, its reply read back.
+"""Running a turn: the graph invoked on the thread, its events streamed, its reply read back.
 
-:meth:`TurnRunner.run` hands each text delta to a callback as the model writes it and returns
-the :class:`Reply`, read from the graph's state through the version's
+:meth:`TurnRunner.run` hands each run event (text deltas, tool steps) to a callback as it
+happens and returns the :class:`Reply`, read from the graph's state through the version's
 :class:`~graphs.Conversation`; a turn that fails part-way raises an :class:`AppError`.
 """
 
@@ -10,21 +10,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from app.error_map import to_app_error
-from app.errors import UpstreamTimeout
-from app.events import Reply
-from app.reply_tap import ReplyTap
+from app.errors import InterruptPending, MaxStepsExceeded, NoPendingInterrupt, UpstreamTimeout
+from app.events import Interrupt, Reply, RunEvent
 from app.settings import Settings
 from app.turn import Turn
+from app.turn_tap import TurnTap
+from graphs import StepLimitExceeded
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 log = logging.getLogger("app.turns")
+
+# What a tool call cut short by a cancel gets as its result, so the thread stays valid for
+# the next turn (a chat-completions request with a tool call but no result is refused).
+CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this turn before the tool finished."
 
 
 class TurnCancelled(Exception):
@@ -43,18 +50,48 @@ class TurnRunner:
         self._graphs = graphs
         self._provider = provider
 
-    async def run(self, turn: Turn, emit: Callable[[str], None]) -> Reply:
-        """Run the turn, handing each non-empty text delta to ``emit`` as it arrives.
+    async def check_interrupts(self, turn: Turn) -> None:
+        """Refuse a ``resume`` with nothing to answer, and a new message while the graph is
+        waiting for an answer."""
+        pending: Sequence[Any] = ()
+        if turn.graph.interrupts:
+            graph = self._graphs[turn.graph.ref]
+            try:
+                pending = (await graph.aget_state(turn.config())).interrupts
+            except Exception as exc:
+                error = to_app_error(exc)
+                if error is None:
+                    raise
+                raise error from exc
+        if turn.resuming and not pending:
+            raise NoPendingInterrupt(
+                f"thread {turn.thread_id!r} has no pending interrupt to resume; send a "
+                "'message' instead"
+            )
+        if not turn.resuming and pending:
+            first = pending[0]
+            raise InterruptPending(
+                f"thread {turn.thread_id!r} is waiting for an answer to an interrupt; send "
+                'the same thread with \'resume\' (e.g. "resume": "approve" or "decline") '
+                "instead of 'message'",
+                details={"interrupt": {"id": first.id, "value": first.value}},
+            )
 
-        ``emit`` is called on the event loop from inside the model's token callback, so it must
-        be quick and must not raise.
+    async def run(self, turn: Turn, emit: Callable[[RunEvent], None]) -> Reply:
+        """Run the turn, handing each run event to ``emit`` as it happens.
+
+        ``emit`` is called on the event loop from inside the model's and tools' callbacks, so
+        it must be quick and must not raise.
         """
         graph = self._graphs[turn.graph.ref]
         conversation = turn.graph.conversation
-        message = HumanMessage(turn.content, id=turn.message_id)
+        message = None if turn.content is None else HumanMessage(turn.content, id=turn.message_id)
+        graph_input: Any = (
+            Command(resume=turn.resume) if message is None else conversation.input(message)
+        )
         loop = asyncio.get_running_loop()
         start = loop.time()
-        tap = ReplyTap(emit, conversation.stream_nodes, turn.received)
+        tap = TurnTap(emit, conversation.stream_nodes, turn.received)
         config = turn.config()
         config["callbacks"] = [tap]
         try:
@@ -65,7 +102,7 @@ class TurnRunner:
             ):
                 tap.on_first = lambda: timeout.reschedule(start + self._settings.upstream_timeout)
                 values = await graph.ainvoke(
-                    conversation.input(message),
+                    graph_input,
                     config,
                     context=turn.settings,
                     # One checkpoint per turn, written when the run ends, even when it fails.
@@ -82,26 +119,41 @@ class TurnRunner:
             raise UpstreamTimeout(
                 f"The model provider timed out waiting for the {waited}."
             ) from None
+        except (StepLimitExceeded, GraphRecursionError) as exc:
+            raise MaxStepsExceeded(
+                f"The agent stopped: {exc}. The steps it finished are kept in the thread."
+            ) from None
         except Exception as exc:
             error = to_app_error(exc, streaming=tap.ttft_ms is not None)
             if error is None:
                 raise
             raise error from exc
+        interrupts = values.get("__interrupt__") if isinstance(values, dict) else None
         answer = conversation.reply(values, turn.message_id)
-        if answer is None:
-            return self._reply(turn, tap, "", None, None)
-        metadata = answer.response_metadata
+        text = answer.text if answer is not None else ""
+        metadata = answer.response_metadata if answer is not None else {}
+        if interrupts:
+            first = interrupts[0]
+            return self._reply(
+                turn,
+                tap,
+                text,
+                metadata.get("model_name"),
+                "interrupted",
+                Interrupt(first.id, first.value),
+            )
         return self._reply(
-            turn, tap, answer.text, metadata.get("model_name"), metadata.get("finish_reason")
+            turn, tap, text, metadata.get("model_name"), metadata.get("finish_reason")
         )
 
     def _reply(
         self,
         turn: Turn,
-        tap: ReplyTap,
+        tap: TurnTap,
         text: str,
         model: str | None,
         finish_reason: str | None,
+        interrupt: Interrupt | None = None,
     ) -> Reply:
         return Reply(
             text=text,
@@ -111,10 +163,14 @@ class TurnRunner:
             finish_reason=finish_reason,
             ttft_ms=tap.ttft_ms,
             total_ms=(time.perf_counter() - turn.received) * 1000,
+            steps=tuple(tap.steps),
+            attachments=tuple(tap.attachments),
+            interrupt=interrupt,
         )
 
-    async def _keep_partial(self, turn: Turn, message: HumanMessage, text: str) -> None:
-        """Save the user's message and the partial reply as the turn's outcome.
+    async def _keep_partial(self, turn: Turn, message: HumanMessage | None, text: str) -> None:
+        """Save the user's message and the partial reply as the turn's outcome, and close any
+        tool call left without a result.
 
         Message ids make this idempotent: if the cancelled run had saved the user's message,
         it is replaced, not repeated.
@@ -122,17 +178,40 @@ class TurnRunner:
         graph = self._graphs[turn.graph.ref]
         conversation = turn.graph.conversation
         try:
+            values = (await graph.aget_state(turn.config())).values
+            saved = conversation.messages(values)
+            unanswered = _unanswered_tool_calls(saved)
             # The cancel may land after the last token, while the run's own exit checkpoint
             # (holding the whole reply) is being written: then there is nothing to add.
-            saved = conversation.messages((await graph.aget_state(turn.config())).values)
-            ids = [m.id for m in saved]
-            if message.id in ids and ids.index(message.id) < len(ids) - 1:
-                return
-            messages: list[Any] = [message]
+            if message is None or message.id in {m.id for m in saved}:
+                done = conversation.turn_messages(values, turn.message_id)
+                last = done[-1] if done else None
+                if isinstance(last, AIMessage) and not last.tool_calls and not unanswered:
+                    return
+            messages: list[BaseMessage] = [] if message is None else [message]
+            messages.extend(
+                ToolMessage(CANCELLED_TOOL_RESULT, tool_call_id=call_id, name=name, status="error")
+                for call_id, name in unanswered
+            )
             if text:
                 messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
+            if not messages:
+                return
             await graph.aupdate_state(
                 turn.config(), conversation.update(messages), as_node=conversation.reply_node
             )
         except Exception:
             log.exception("could not save the partial reply of %s", turn.request_id)
+
+
+def _unanswered_tool_calls(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
+    """Tool calls of the conversation's AI messages that have no tool result yet."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    unanswered: list[tuple[str, str]] = []
+    for message in messages:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                call_id = call.get("id")
+                if call_id and call_id not in answered:
+                    unanswered.append((call_id, call["name"]))
+    return unanswered

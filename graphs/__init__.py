@@ -6,7 +6,13 @@ through their builder, and the server asks :func:`build_registry` for what exist
 """
 
 from graphs.catalog import build_registry
-from graphs.contract import Builder, ChatModelFactory, Conversation, GraphVersion
+from graphs.contract import (
+    Builder,
+    ChatModelFactory,
+    Conversation,
+    GraphVersion,
+    StepLimitExceeded,
+)
 from graphs.registry import Registry, RegistryError, UnknownGraph
 from graphs.settings import GraphSettings, ModelSettings
 from graphs.versions import InvalidReference, Reference, Version
@@ -22,6 +28,7 @@ __all__ = [
     "Reference",
     "Registry",
     "RegistryError",
+    "StepLimitExceeded",
     "UnknownGraph",
     "Version",
     "build_registry",

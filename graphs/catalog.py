@@ -13,6 +13,7 @@ from graphs.registry import Registry
 VERSIONS = (
     "graphs.streaming_chat.v1_0_0",
     "graphs.streaming_chat.v1_1_0",
+    "graphs.tool_agent.v1_0_0",
 )
 
 

@@ -20,7 +20,14 @@ from langgraph.graph import StateGraph
 from graphs.settings import GraphSettings
 from graphs.versions import Version
 
-__all__ = ["Builder", "ChatModelFactory", "Conversation", "GraphVersion"]
+__all__ = ["Builder", "ChatModelFactory", "Conversation", "GraphVersion", "StepLimitExceeded"]
+
+
+class StepLimitExceeded(RuntimeError):
+    """A graph's own step budget for one turn ran out; the server reports ``max_steps``.
+
+    Raise it from a node *instead of* writing the message that would exceed the budget, so the
+    thread keeps only complete steps (every tool call with its result)."""
 
 
 class ChatModelFactory(Protocol):
@@ -68,15 +75,17 @@ class Conversation:
         """The conversation held in the state ``values``."""
         return list(values.get(self.key) or [])
 
-    def turn_messages(self, values: Mapping[str, Any], message_id: str) -> list[BaseMessage]:
-        """What came after the user's message ``message_id``: the turn's own messages."""
+    def turn_messages(self, values: Mapping[str, Any], message_id: str | None) -> list[BaseMessage]:
+        """What came after the user's message ``message_id`` (``None``: the last user
+        message, for a turn that resumed an interrupted one): the turn's own messages."""
         messages = self.messages(values)
         for index in range(len(messages) - 1, -1, -1):
-            if messages[index].id == message_id:
+            message = messages[index]
+            if message.id == message_id or (message_id is None and message.type == "human"):
                 return messages[index + 1 :]
         return []
 
-    def reply(self, values: Mapping[str, Any], message_id: str) -> AIMessage | None:
+    def reply(self, values: Mapping[str, Any], message_id: str | None) -> AIMessage | None:
         """The turn's answer: its last AI message, if the turn ended on one."""
         turn = self.turn_messages(values, message_id)
         if turn and isinstance(turn[-1], AIMessage):
@@ -99,6 +108,9 @@ class GraphVersion:
     conversation: Conversation
     description: str = ""
     default: bool = False
+    # The graph may call LangGraph's interrupt() to ask the user something; the server then
+    # ends the turn as interrupted and the next request answers it with "resume".
+    interrupts: bool = False
 
     @property
     def ref(self) -> str:

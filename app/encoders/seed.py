@@ -14,8 +14,16 @@ from typing import Any
 import orjson
 
 from app.errors import AppError
-from app.events import Reply, RunEvent
-from app.schemas import FinalMetadata, FinalResponse, Timings, Usage
+from app.events import (
+    Reply,
+    RunEvent,
+    Step,
+    StepFinished,
+    StepStarted,
+    ToolInputChunk,
+    ToolOutputChunk,
+)
+from app.schemas import FinalInterrupt, FinalMetadata, FinalResponse, FinalStep, Timings, Usage
 from app.turn import Turn
 
 _CHUNK_HEAD = b'event: stream_event\ndata: {"type":"chunk","content":'
@@ -34,7 +42,7 @@ def final_response(turn: Turn, reply: Reply) -> FinalResponse:
     usage = reply.usage
     return FinalResponse(
         text=reply.text,
-        attachments=[],
+        attachments=[dict(a) for a in reply.attachments],
         metadata=FinalMetadata(
             requestId=turn.request_id,
             threadId=turn.thread_id,
@@ -52,12 +60,51 @@ def final_response(turn: Turn, reply: Reply) -> FinalResponse:
             else None,
             finishReason=reply.finish_reason,
             timings=Timings(ttftMs=_ms(reply.ttft_ms), totalMs=_ms(reply.total_ms) or 0.0),
+            steps=[_final_step(step) for step in reply.steps] if reply.steps else None,
+            interrupt=FinalInterrupt(id=reply.interrupt.id, value=reply.interrupt.value)
+            if reply.interrupt is not None
+            else None,
         ),
     )
 
 
+def _final_step(step: Step) -> FinalStep:
+    return FinalStep(
+        id=step.id, name=step.name, input=step.input, output=step.output, status=step.status
+    )
+
+
+def _wire_step(step: Step) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "type": "tool_use",
+        "name": step.name,
+        "input": step.input,
+        "output": step.output,
+        "status": step.status,
+    }
+
+
+def step_event(event: StepStarted | ToolInputChunk | ToolOutputChunk | StepFinished) -> Any:
+    """The ``stream_event`` data of a tool-step event."""
+    if isinstance(event, StepStarted):
+        step = {"id": event.id, "type": "tool_use", "name": event.name, "index": event.index}
+        return {"type": "step_started", "step": step}
+    if isinstance(event, ToolInputChunk):
+        return {"type": "tool_input_chunk", "stepId": event.step_id, "chunk": event.chunk}
+    if isinstance(event, ToolOutputChunk):
+        return {"type": "tool_output_chunk", "stepId": event.step_id, "chunk": event.chunk}
+    return {"type": "step_finished", "step": _wire_step(event.step)}
+
+
 def final_payload(turn: Turn, reply: Reply) -> dict[str, Any]:
-    return final_response(turn, reply).model_dump(by_alias=True)
+    # Fields a turn without tool steps or interrupts never has stay off the wire, as before.
+    payload = final_response(turn, reply).model_dump(by_alias=True)
+    metadata = payload["metadata"]
+    for key in ("steps", "interrupt"):
+        if metadata[key] is None:
+            del metadata[key]
+    return payload
 
 
 class SeedEncoder:
@@ -77,8 +124,10 @@ class SeedEncoder:
             frame_id += 1
             if isinstance(event, str):
                 out.append(chunk_frame(frame_id, event))
-            else:
+            elif isinstance(event, Reply):
                 out.append(event_frame(frame_id, "final", final_payload(self._turn, event)))
+            else:
+                out.append(event_frame(frame_id, "stream_event", step_event(event)))
         self.last_id = frame_id
         return b"".join(out)
 

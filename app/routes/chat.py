@@ -31,7 +31,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorEnvelope,
         "description": "The thread belongs to another graph, is busy, or the requestId is "
-        "already running",
+        "already running; or an interrupt is pending (interrupt_pending: answer it with "
+        "resume) or none is (no_pending_interrupt)",
     },
     422: {"model": ErrorEnvelope, "description": "Invalid body or graph settings"},
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},
@@ -93,6 +94,7 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
     turn = services.binder.bind(body, request_id)
     if body.thread_id is not None:
         await services.threads.check(turn)
+    await services.runs.runner.check_interrupts(turn)
     if not body.thread_id:
         turn_context.set(
             {"requestId": request_id, "threadId": turn.thread_id, "userId": turn.user_id}

@@ -53,6 +53,8 @@ async def graph_types(services: ServicesDep) -> dict[str, Any]:
                         "ref": v.ref,
                         "description": v.description,
                         "default": v is default,
+                        # Whether a turn may end interrupted, waiting for "resume".
+                        "interrupts": v.interrupts,
                         "settingsSchema": v.settings.model_json_schema(by_alias=True),
                     }
                     for v in registry.versions(name)

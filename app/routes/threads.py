@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from app.error_map import raise_mapped
 from app.errors import ThreadBusy
@@ -32,12 +32,24 @@ async def thread_messages(
     saved = await services.threads.require(thread_id, user_id)
     conversation = services.threads.graph_of(saved).conversation
     messages: list[BaseMessage] = conversation.messages(saved.checkpoint["channel_values"])
-    return {
-        "threadId": thread_id,
-        "messages": [
-            {"role": _ROLES.get(m.type, m.type), "content": m.text, "id": m.id} for m in messages
-        ],
+    return {"threadId": thread_id, "messages": [_message(m) for m in messages]}
+
+
+def _message(message: BaseMessage) -> dict[str, Any]:
+    """A message as the history shows it: tool calls on the assistant's, results as tool's."""
+    out: dict[str, Any] = {
+        "role": _ROLES.get(message.type, message.type),
+        "content": message.text,
+        "id": message.id,
     }
+    if isinstance(message, AIMessage) and message.tool_calls:
+        out["toolCalls"] = [
+            {"id": call["id"], "name": call["name"], "input": call["args"]}
+            for call in message.tool_calls
+        ]
+    if isinstance(message, ToolMessage):
+        out.update(toolCallId=message.tool_call_id, name=message.name, status=message.status)
+    return out
 
 
 @router.delete(
