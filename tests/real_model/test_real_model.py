@@ -12,8 +12,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
+from langchain_core.messages import HumanMessage
 
 from scripts.local_model import MODEL_ALIAS
+from tests.support.chat_models import model_pair, raw_sse_server
 from tests.support.llama_server import LlamaServer
 from tests.support.sse import frames, stream
 
@@ -130,3 +133,42 @@ async def test_two_concurrent_streams_are_decoded_together(client: httpx.AsyncCl
     first_a, first_b = a.frames[0].received, b.frames[0].received
     assert first_a < b.frames[-1].received
     assert first_b < a.frames[-1].received
+
+
+async def test_model_client_reads_llama_cpp_as_chat_openai_does(llama: LlamaServer) -> None:
+    """llama.cpp's own bytes, replayed, give FastChatOpenAI exactly ChatOpenAI's chunks."""
+    request = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Name a fruit."}],
+        "max_tokens": 8,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        raw = (await http.post(f"{llama.base_url}/chat/completions", json=request)).content
+    events = [
+        orjson.loads(line.removeprefix(b"data: "))
+        for line in raw.splitlines()
+        if line.startswith(b"data: {")
+    ]
+    # The habits bench/openai_standin.py copies; if llama.cpp drops one, the stand-in may too.
+    assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": None}
+    assert events[-1]["choices"] == []
+    assert {"usage", "timings"} <= events[-1].keys()
+    assert {event["model"] for event in events} == {MODEL_ALIAS}
+
+    server, base_url = await raw_sse_server(raw)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            reference, fast = model_pair(base_url, http, max_retries=0)
+            expected = [c.model_dump() async for c in reference.astream([HumanMessage("hi")])]
+            got = [c.model_dump() async for c in fast.astream([HumanMessage("hi")])]
+    finally:
+        server.close()
+    for chunk in (*expected, *got):
+        chunk.pop("id")  # a fresh run id per call
+    assert got == expected
+    usage = [c["usage_metadata"] for c in got if c["usage_metadata"]]
+    assert [u["output_tokens"] for u in usage] == [events[-1]["usage"]["completion_tokens"]]
+    assert any(c["response_metadata"].get("model_name") == MODEL_ALIAS for c in got)
