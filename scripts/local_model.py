@@ -227,30 +227,42 @@ def run_local(threads: int) -> int:
     except ModelServerFailed as exc:
         raise SystemExit(f"local-model: {exc}") from None
     env = dict(os.environ, OPENAI_BASE_URL=url, OPENAI_API_KEY=PLACEHOLDER_KEY)
-    print(
-        f"local-model: {MODEL_ALIAS} (llama.cpp, {threads} thread(s)) at {url}, pid {model.pid}\n"
-        f"local-model: its log is {log}\n"
-        "local-model: starting the agent server against it; Ctrl-C stops both",
-        flush=True,
-    )
-    app = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, start_new_session=True)
 
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    children = [model]
     status = 0
     try:
+        print(
+            f"local-model: {MODEL_ALIAS} (llama.cpp, {threads} thread(s)) at {url}, "
+            f"pid {model.pid}; its log is {log}\n"
+            "local-model: starting the agent server against it; Ctrl-C stops both",
+            flush=True,
+        )
+        app = subprocess.Popen(
+            [sys.executable, "-m", "app"], cwd=ROOT, env=env, start_new_session=True
+        )
+        children.insert(0, app)  # stopped first, while the model can finish what it streams
         while app.poll() is None and model.poll() is None:
             time.sleep(0.2)
         status = 1  # one of them died on its own
         if model.poll() is not None:
             print(f"local-model: the model server exited; see {log}", file=sys.stderr)
     except KeyboardInterrupt:
-        print("\nlocal-model: stopping the agent server and the model server", flush=True)
+        print(
+            "\nlocal-model: stopping both; replies in flight get SHUTDOWN_GRACE_SECONDS to "
+            "finish (Ctrl-C again stops at once)",
+            flush=True,
+        )
     finally:
-        stop_process(app, grace=30)  # it gives open streams SHUTDOWN_GRACE_SECONDS
-        stop_process(model)
+        for proc in children:
+            try:
+                stop_process(proc, grace=60.0 if proc is not model else 10.0)
+            except KeyboardInterrupt:
+                proc.kill()
+                proc.wait(5)
     return status
 
 
