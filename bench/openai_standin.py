@@ -1,9 +1,14 @@
 """A stand-in for the OpenAI chat-completions API: a real HTTP/1.1 server on loopback.
 
 ``ChatOpenAI`` talks to it exactly as to the vendor (streamed chunks, a usage chunk, ``[DONE]``,
-non-streamed replies), so the client's real code runs. Tests script faults per request (HTTP
-401/429/500 before the stream, a connection dropped mid-stream, slow tokens), read back what
-each request carried, and learn when a client closed a stream early.
+non-streamed replies), so the client's real code runs. It keeps the habits of real servers
+(llama.cpp's, checked against it in tests/real_model): the first delta carries only the role,
+every chunk has a field the SDK does not know, the usage chunk has ``"choices": []`` and
+``timings``, and ``served_model`` makes ``model`` echo an alias instead of the name asked for.
+
+Tests script faults per request (HTTP 401/429/500 before the stream, a connection dropped
+mid-stream, slow tokens), read back what each request carried, and learn when a client closed a
+stream early.
 
 Written on raw asyncio streams rather than a web framework so that, in benchmarks, the stand-in
 costs as little CPU as it can and does not blur the figures of the server under test.
@@ -77,6 +82,7 @@ class OpenAIStandIn:
     default: Reply = field(default_factory=Reply)
     script: deque[Reply] = field(default_factory=deque)
     seen: list[Seen] = field(default_factory=list)
+    served_model: str | None = None  # the name replies carry; None echoes the one asked for
     _server: asyncio.Server | None = None
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -93,6 +99,7 @@ class OpenAIStandIn:
         self.script.clear()
         self.seen.clear()
         self.default = Reply()
+        self.served_model = None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=2048)
@@ -189,7 +196,7 @@ class OpenAIStandIn:
                 "id": f"chatcmpl-{next(self._ids)}",
                 "object": "chat.completion",
                 "created": int(time.time()),
-                "model": body.get("model", "gpt-4o-mini"),
+                "model": self._model(body),
                 "choices": [
                     {
                         "index": 0,
@@ -198,6 +205,7 @@ class OpenAIStandIn:
                     }
                 ],
                 "usage": _usage(body, words),
+                "timings": _timings(words),
             },
         )
 
@@ -205,10 +213,12 @@ class OpenAIStandIn:
         self, body: dict[str, Any], reply: Reply, seen: Seen, writer: asyncio.StreamWriter
     ) -> bool:
         words = reply.words()
+        # "obfuscation" is a field the SDK's chunk model does not declare (OpenAI pads chunks
+        # with it); a client must carry unknown fields without tripping on them.
         head = (
             b'{"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%s,'
-            b'"system_fingerprint":null,"choices":'
-            % (next(self._ids), int(time.time()), orjson.dumps(body.get("model", "gpt-4o-mini")))
+            b'"system_fingerprint":null,"obfuscation":"s7","choices":'
+            % (next(self._ids), int(time.time()), orjson.dumps(self._model(body)))
         )
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
@@ -220,9 +230,11 @@ class OpenAIStandIn:
             return b"%x\r\n%s\r\n" % (len(data), data)
 
         try:
+            # As llama.cpp starts: the role alone, its content null.
             writer.write(
                 event(
-                    b'[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]'
+                    b'[{"index":0,"delta":{"role":"assistant","content":null},'
+                    b'"finish_reason":null}]'
                 )
             )
             await writer.drain()
@@ -244,7 +256,9 @@ class OpenAIStandIn:
             finish = orjson.dumps(reply.finish_reason)
             writer.write(event(b'[{"index":0,"delta":{},"finish_reason":%s}]' % finish))
             if (body.get("stream_options") or {}).get("include_usage"):
-                writer.write(event(b"[]", b',"usage":' + orjson.dumps(_usage(body, words))))
+                usage = orjson.dumps(_usage(body, words))
+                timings = orjson.dumps(_timings(words))
+                writer.write(event(b"[]", b',"usage":%s,"timings":%s' % (usage, timings)))
             done = b"data: [DONE]\n\n"
             writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
             await writer.drain()
@@ -253,6 +267,9 @@ class OpenAIStandIn:
             return False
         seen.finished = True
         return True
+
+    def _model(self, body: dict[str, Any]) -> str:
+        return self.served_model or str(body.get("model", "gpt-4o-mini"))
 
     def closed_by_client(self) -> list[Seen]:
         return [s for s in self.seen if s.closed_by_client]
@@ -265,6 +282,11 @@ def _usage(body: dict[str, Any], words: list[str]) -> dict[str, int]:
         "completion_tokens": len(words),
         "total_tokens": prompt + len(words),
     }
+
+
+def _timings(words: list[str]) -> dict[str, float]:
+    """The shape of llama.cpp's ``timings``, which no OpenAI SDK model declares."""
+    return {"prompt_n": 1, "prompt_ms": 1.0, "predicted_n": len(words), "predicted_ms": 1.0}
 
 
 async def _send_json(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
