@@ -32,6 +32,7 @@ log = logging.getLogger("app.turns")
 # What a tool call cut short by a cancel gets as its result, so the thread stays valid for
 # the next turn (a chat-completions request with a tool call but no result is refused).
 CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this turn before the tool finished."
+FAILED_TOOL_RESULT = "Not run: the turn failed before this tool call finished."
 
 
 class TurnCancelled(Exception):
@@ -120,10 +121,12 @@ class TurnRunner:
                 f"The model provider timed out waiting for the {waited}."
             ) from None
         except (StepLimitExceeded, GraphRecursionError) as exc:
+            await self._close_unanswered(turn)
             raise MaxStepsExceeded(
                 f"The agent stopped: {exc}. The steps it finished are kept in the thread."
             ) from None
         except Exception as exc:
+            await self._close_unanswered(turn)
             error = to_app_error(exc, streaming=tap.ttft_ms is not None)
             if error is None:
                 raise
@@ -167,6 +170,37 @@ class TurnRunner:
             attachments=tuple(tap.attachments),
             interrupt=interrupt,
         )
+
+    async def _close_unanswered(self, turn: Turn) -> None:
+        """After a failed turn, make the thread valid for its next request to a model: tool
+        calls the model wrote without an id (a stream the client could not merge) are dropped
+        from their message, and every call left without a result gets an error result."""
+        graph = self._graphs[turn.graph.ref]
+        conversation = turn.graph.conversation
+        try:
+            values = (await graph.aget_state(turn.config())).values
+            saved = conversation.messages(values)
+            fixes: list[BaseMessage] = []
+            for message in conversation.turn_messages(values, turn.message_id):
+                if isinstance(message, AIMessage) and (
+                    message.invalid_tool_calls or any(not c.get("id") for c in message.tool_calls)
+                ):
+                    kept = [c for c in message.tool_calls if c.get("id")]
+                    fixes.append(
+                        message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": []})
+                    )
+            by_id = {m.id: m for m in fixes}
+            unanswered = _unanswered_tool_calls([by_id.get(m.id, m) for m in saved])
+            fixes.extend(
+                ToolMessage(FAILED_TOOL_RESULT, tool_call_id=call_id, name=name, status="error")
+                for call_id, name in unanswered
+            )
+            if fixes:
+                await graph.aupdate_state(
+                    turn.config(), conversation.update(fixes), as_node=conversation.reply_node
+                )
+        except Exception:
+            log.exception("could not close the tool calls of failed turn %s", turn.request_id)
 
     async def _keep_partial(self, turn: Turn, message: HumanMessage | None, text: str) -> None:
         """Save the user's message and the partial reply as the turn's outcome, and close any

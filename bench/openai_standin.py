@@ -38,6 +38,28 @@ STORY = (
 
 
 @dataclass
+class ToolCall:
+    """A tool call the stand-in's reply makes; ``arguments`` as a dict or raw JSON text."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None  # None: call_<n>
+
+    def json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return orjson.dumps(self.arguments).decode()
+
+
+# How tool calls are streamed, as different vendors do:
+# - "pieces": id, type and name on the first delta of each call, then the arguments in a few
+#   pieces (OpenAI); each delta keyed by index, the id only on the first;
+# - "whole": one delta per call carrying id, name and all of its arguments;
+# - "no_index": like "pieces" but with no "index" at all (one call per message).
+ToolStyle = str
+
+
+@dataclass
 class Reply:
     """How the stand-in answers one request."""
 
@@ -48,7 +70,19 @@ class Reply:
     status: int = 200  # anything else is returned as an error before the stream starts
     error_message: str = "stand-in error"
     drop_after: int | None = None  # close the connection after this many tokens
-    finish_reason: str = "stop"
+    finish_reason: str | None = None  # None: "tool_calls" when it calls tools, else "stop"
+    tool_calls: list[ToolCall] = field(default_factory=list)  # after the text tokens
+    tool_style: ToolStyle = "pieces"
+    # Sent first as "reasoning_content" and "reasoning" deltas, which a client must ignore.
+    reasoning: str | None = None
+
+    def finish(self) -> str:
+        if self.finish_reason is not None:
+            return self.finish_reason
+        return "tool_calls" if self.tool_calls else "stop"
+
+    def tool_call_ids(self) -> list[str]:
+        return [call.id or f"call_{i}" for i, call in enumerate(self.tool_calls)]
 
     def words(self) -> list[str]:
         if self.tokens is not None:
@@ -200,8 +234,30 @@ class OpenAIStandIn:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(words)},
-                        "finish_reason": reply.finish_reason,
+                        "message": {
+                            "role": "assistant",
+                            "content": "".join(words),
+                            **(
+                                {
+                                    "tool_calls": [
+                                        {
+                                            "id": call_id,
+                                            "type": "function",
+                                            "function": {
+                                                "name": call.name,
+                                                "arguments": call.json(),
+                                            },
+                                        }
+                                        for call, call_id in zip(
+                                            reply.tool_calls, reply.tool_call_ids(), strict=True
+                                        )
+                                    ]
+                                }
+                                if reply.tool_calls
+                                else {}
+                            ),
+                        },
+                        "finish_reason": reply.finish(),
                     }
                 ],
                 "usage": _usage(body, words),
@@ -240,6 +296,10 @@ class OpenAIStandIn:
             await writer.drain()
             if reply.first_delay:
                 await asyncio.sleep(reply.first_delay)
+            if reply.reasoning:
+                for field_name in (b"reasoning_content", b"reasoning"):
+                    delta = b'{"%s":%s}' % (field_name, orjson.dumps(reply.reasoning))
+                    writer.write(event(b'[{"index":0,"delta":%s,"finish_reason":null}]' % delta))
             for i, word in enumerate(words):
                 if reply.drop_after is not None and i >= reply.drop_after:
                     # Cut mid-stream: no final chunk, no [DONE], connection gone.
@@ -253,7 +313,12 @@ class OpenAIStandIn:
                 seen.tokens_sent += 1
                 if writer.transport.is_closing():
                     raise ConnectionResetError
-            finish = orjson.dumps(reply.finish_reason)
+            for delta in _tool_call_deltas(reply):
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                writer.write(event(b'[{"index":0,"delta":%s,"finish_reason":null}]' % delta))
+                await writer.drain()
+            finish = orjson.dumps(reply.finish())
             writer.write(event(b'[{"index":0,"delta":{},"finish_reason":%s}]' % finish))
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = orjson.dumps(_usage(body, words))
@@ -273,6 +338,28 @@ class OpenAIStandIn:
 
     def closed_by_client(self) -> list[Seen]:
         return [s for s in self.seen if s.closed_by_client]
+
+
+def _tool_call_deltas(reply: Reply) -> list[bytes]:
+    """The ``delta`` objects that stream the reply's tool calls in its ``tool_style``."""
+    deltas: list[bytes] = []
+    for index, (call, call_id) in enumerate(
+        zip(reply.tool_calls, reply.tool_call_ids(), strict=True)
+    ):
+        arguments = call.json()
+        keyed: dict[str, Any] = {} if reply.tool_style == "no_index" else {"index": index}
+        head = {**keyed, "id": call_id, "type": "function"}
+        if reply.tool_style == "whole":
+            function = {"name": call.name, "arguments": arguments}
+            deltas.append(orjson.dumps({"tool_calls": [{**head, "function": function}]}))
+            continue
+        function = {"name": call.name, "arguments": ""}
+        deltas.append(orjson.dumps({"tool_calls": [{**head, "function": function}]}))
+        step = max(1, len(arguments) // 3)
+        for start in range(0, len(arguments), step):
+            piece = {**keyed, "function": {"arguments": arguments[start : start + step]}}
+            deltas.append(orjson.dumps({"tool_calls": [piece]}))
+    return deltas
 
 
 def _usage(body: dict[str, Any], words: list[str]) -> dict[str, int]:

@@ -208,6 +208,7 @@ class FastChatOpenAI(ChatOpenAI):
                             generation = self._plain_generation(chunk, default_chunk_class)
                             if generation is None:
                                 _raise_stream_error(chunk, response.request)
+                                _index_tool_calls(chunk)
                                 # The SDK's model fills in absent fields (logprobs' refusal, a
                                 # function call's name); ChatOpenAI converts its dump. Base
                                 # generation info only holds response headers: parent path.
@@ -341,6 +342,18 @@ class _ChunkWatchdog:
             self._expired = True
             self._timer = None
             self._task.cancel()
+
+
+def _index_tool_calls(chunk: Any) -> None:
+    """Give tool-call deltas that come without an ``index`` (vendors that stream one call that
+    way) their position, so the deltas merge into one call instead of several broken ones."""
+    for choice in chunk.get("choices") or () if isinstance(chunk, dict) else ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+        if isinstance(calls, list):
+            for position, call in enumerate(calls):
+                if isinstance(call, dict) and call.get("index") is None:
+                    call["index"] = position
 
 
 def _raise_stream_error(chunk: Any, request: Any) -> None:

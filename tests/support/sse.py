@@ -49,7 +49,11 @@ class Stream:
 
     @property
     def chunks(self) -> list[str]:
-        return [f.data["content"] for f in self.frames if f.event == "stream_event"]
+        return [
+            f.data["content"]
+            for f in self.frames
+            if f.event == "stream_event" and f.data.get("type") == "chunk"
+        ]
 
     @property
     def final(self) -> dict[str, Any]:
