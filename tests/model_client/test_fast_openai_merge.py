@@ -84,7 +84,7 @@ async def test_ainvoke_when_streaming_then_message_and_callbacks_equal_chat_open
     got, got_tokens = await invoke(fast)
     assert dumped(got) == dumped(expected)
     assert got_tokens.seen == expected_tokens.seen
-    assert got.usage_metadata and got.response_metadata["finish_reason"] == reply.finish_reason
+    assert got.usage_metadata and got.response_metadata["finish_reason"] == reply.finish()
     assert got.response_metadata["model_name"]
     assert isinstance(got.id, str) and got.id.startswith("lc_run-")
 

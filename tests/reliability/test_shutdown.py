@@ -34,6 +34,8 @@ class ServerProcess:
             "SQLITE_PATH": str(workdir / "memory.sqlite"),
             "SHUTDOWN_GRACE_SECONDS": "3",
             "LOG_LEVEL": "warning",
+            # This checkout's code, whatever the venv's editable install points at.
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         }
         self.log = (workdir / "server.log").open("wb")
         # cwd is the test's own folder, so no developer .env is read.
