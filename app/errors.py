@@ -57,6 +57,17 @@ class ThreadBusy(AppError):
     status = 409
     code = "thread_busy"
 
+    @classmethod
+    def running(cls, thread_id: str, request_id: str | None) -> ThreadBusy:
+        """Busy with ``request_id``, which the client may rejoin instead of waiting."""
+        if request_id is None:
+            return cls(f"thread {thread_id!r} is answering another request; try again when it ends")
+        return cls(
+            f"thread {thread_id!r} is answering request {request_id!r}; rejoin it with "
+            f"GET /stream/{request_id}, or try again when it ends",
+            details={"requestId": request_id},
+        )
+
 
 class DuplicateRequest(AppError):
     """The requestId is running already: a client's retry must not run a turn twice."""

@@ -29,6 +29,7 @@ from model_client import ModelFactory, Upstream, model_factory
 
 if TYPE_CHECKING:
     from app.redis_ledger import RedisLedger
+    from app.redis_run_log import RedisRunLog
 
 log = logging.getLogger("app")
 
@@ -59,6 +60,25 @@ def ledger_for(settings: Settings, checkpointer: Checkpointer) -> RedisLedger | 
     return LocalLedger()
 
 
+def run_log_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> RedisRunLog | None:
+    """With Redis, every run's frames go to a log there that any replica can read."""
+    if isinstance(ledger, LocalLedger):
+        return None
+    from app.redis_run_log import RedisRunLog
+
+    # A follower on another replica renews this while it reads, so the run's own replica
+    # knows a client came back (its grace period is checked against it).
+    watch_ttl = max(2.0, 2 * settings.reconnect_grace_seconds)
+    return RedisRunLog(
+        ledger.client,
+        prefix=settings.redis_key_prefix,
+        ttl=settings.run_log_ttl_seconds,
+        maxlen=settings.run_log_maxlen,
+        running=ledger.running_elsewhere,
+        watch=lambda request_id: ledger.watch(request_id, watch_ttl),
+    )
+
+
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
     """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
     ``registry`` (default: every graph in ``graphs.catalog``).
@@ -83,11 +103,17 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             }
             runner = TurnRunner(settings, graphs, models.provider)
             ledger = ledger_for(settings, checkpointer)
+            run_log = run_log_for(settings, ledger)
             runs = Runs(
                 runner,
                 ledger=ledger,
                 multitask=settings.multitask,
                 wait=settings.multitask_wait_seconds,
+                reconnect_grace=settings.reconnect_grace_seconds,
+                keep_unwatched=settings.on_disconnect == "continue",
+                keep_finished=settings.run_log_ttl_seconds,
+                on_start=run_log.attach if run_log is not None else None,
+                watched_elsewhere=None if isinstance(ledger, LocalLedger) else ledger.watched,
             )
             if not isinstance(ledger, LocalLedger):
                 ledger.start(on_cancel=runs.stop_local)
@@ -100,6 +126,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 threads=ThreadAccess(checkpointer.saver, registry),
                 runs=runs,
                 metrics=app.state.metrics,
+                run_log=run_log,
             )
             if models.provider == "offline":
                 log.warning(
@@ -118,6 +145,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 yield
             finally:
                 await runs.drain(grace=0)
+                if run_log is not None:
+                    await run_log.aclose()
                 if not isinstance(ledger, LocalLedger):
                     await ledger.stop()
                 await models.aclose()

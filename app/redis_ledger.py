@@ -29,6 +29,7 @@ class RedisLedger:
 
     def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: float = 30.0) -> None:
         self._client = client
+        self.client = client
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
         self._ttl = ttl
@@ -72,9 +73,11 @@ class RedisLedger:
                 f"request {request_id!r} is already running; a retry must wait for it "
                 "or use a new requestId"
             )
-        raise ThreadBusy(
-            f"thread {thread_id!r} is answering another request; try again when it ends"
-        )
+        try:
+            holder = await self._client.get(lock_key)
+        except RedisError:
+            holder = None
+        raise ThreadBusy.running(thread_id, holder.decode() if isinstance(holder, bytes) else None)
 
     async def release(self, request_id: str, thread_id: str) -> None:
         self._held.pop(request_id, None)
@@ -101,6 +104,23 @@ class RedisLedger:
     async def running_elsewhere(self, request_id: str) -> bool:
         try:
             return bool(await self._client.exists(self._run_key(request_id)))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    def _watch_key(self, request_id: str) -> str:
+        return f"{self._prefix}:watch:{request_id}"
+
+    async def watch(self, request_id: str, ttl: float) -> None:
+        """Say that a client follows ``request_id`` through this replica, for ``ttl`` seconds."""
+        try:
+            await self._client.set(self._watch_key(request_id), self.replica, px=int(ttl * 1000))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def watched(self, request_id: str) -> bool:
+        """Whether a client follows ``request_id`` through some replica."""
+        try:
+            return bool(await self._client.exists(self._watch_key(request_id)))
         except RedisError as exc:
             raise _unavailable(exc) from exc
 

@@ -1,119 +1,27 @@
-"""Turns running in their own tasks, decoupled from the connections that asked for them.
-
-The client's connection only *reads* a run. Cancelling a run is one plain ``Task.cancel()``, so
-the model client's cleanup (closing the upstream socket) runs to completion, rather than being
-re-cancelled at every await as it would be inside the response's anyio cancel scope. It is also
-what lets a run outlive its client, be cancelled by request id, or be drained on shutdown.
-
-Items are handed over in batches through one future per wake-up, not a queue per item: under
-load, a reader that falls behind picks up every delta that arrived since it last looked and
-sends them in one write.
-"""
+"""The runs of this process, by request id and by thread, and what happens when a run's
+clients leave: it keeps going for a grace period in which any of them may rejoin, then it is
+cancelled (or, with ``ON_DISCONNECT=continue``, it runs to the end regardless). Finished runs
+stay here for a while so that a late client can still read their frames (without Redis; with
+Redis, their log there serves every replica)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
-from app.errors import DuplicateRequest, ServerShutdown, ThreadBusy
-from app.events import RunEvent
+from app.errors import DuplicateRequest, ThreadBusy
 from app.ledger import Ledger, LocalLedger
+from app.run import Run
 from app.turn import Turn
-from app.turn_runner import TurnCancelled, TurnRunner
+from app.turn_runner import TurnRunner
 
+log = logging.getLogger("app.runs")
 
-class Run:
-    """Drives ``runner.run(turn, ...)`` in a task; ``batches()`` yields its events."""
-
-    def __init__(self, runner: TurnRunner, turn: Turn) -> None:
-        self.turn = turn
-        self._runner = runner
-        self._pending: list[RunEvent] = []
-        self._error: BaseException | None = None
-        self._done = False
-        # The reply is handed over and only clean-up is left: the thread is all but free.
-        self.replied = False
-        self._stop_requested = False
-        self._shutting_down = False
-        self._waiter: asyncio.Future[None] | None = None
-        self.task = asyncio.get_running_loop().create_task(
-            self._drive(), name=f"run:{turn.request_id}"
-        )
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def cancel(self) -> None:
-        """Stop the run; it saves what it streamed and ends quietly."""
-        self.task.cancel()
-
-    def stop(self) -> None:
-        """Stop the run on a user's request: it ends with a final reply marked cancelled."""
-        self._stop_requested = True
-        self.task.cancel()
-
-    def shut_down(self) -> None:
-        """Stop the run because the server is going away: it ends with server_shutdown."""
-        self._shutting_down = True
-        self.task.cancel()
-
-    async def wait(self, limit: float) -> None:
-        """Wait up to ``limit`` seconds for the run to end, without cancelling it."""
-        await asyncio.wait([self.task], timeout=limit)
-
-    async def _drive(self) -> None:
-        try:
-            reply = await self._runner.run(self.turn, self._emit)
-            self.replied = True
-            self._pending.append(reply)
-        except TurnCancelled as cancelled:
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            if self._stop_requested:
-                self.replied = True
-                self._pending.append(cancelled.reply)
-            elif self._shutting_down:
-                self._error = ServerShutdown(
-                    "The server is shutting down and could not finish this reply; what was "
-                    "streamed is saved in the thread. Send the next message again."
-                )
-        except BaseException as exc:
-            self._error = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._done = True
-            self._wake()
-
-    def _emit(self, event: RunEvent) -> None:
-        # Called from the model's token callback: append and wake the reader, nothing more.
-        self._pending.append(event)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def batches(self) -> AsyncIterator[list[RunEvent]]:
-        """Every event the run produces, in order, grouped by arrival; raises the run's error."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._pending:
-                batch, self._pending = self._pending, []
-                yield batch
-                continue
-            if self._done:
-                if self._error is not None:
-                    raise self._error
-                return
-            self._waiter = loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+# Finished runs kept in memory for late clients, at most this many (the oldest go first).
+MAX_FINISHED = 1000
 
 
 class Runs:
@@ -131,18 +39,78 @@ class Runs:
         ledger: Ledger | None = None,
         multitask: str = "reject",
         wait: float = 30.0,
+        reconnect_grace: float = 10.0,
+        keep_unwatched: bool = False,
+        keep_finished: float = 600.0,
+        on_start: Callable[[Run], None] | None = None,
+        watched_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.runner = runner
         self.ledger: Ledger = ledger if ledger is not None else LocalLedger()
         self._multitask = multitask
         self._wait = wait
+        self._grace = reconnect_grace
+        self._keep_unwatched = keep_unwatched
+        self._keep_finished = keep_finished
+        self._on_start = on_start
+        self._watched_elsewhere = watched_elsewhere
         self._by_request: dict[str, Run] = {}
         self._by_thread: dict[str, Run] = {}
+        self._finished: OrderedDict[str, Run] = OrderedDict()
+        self._graces: dict[str, asyncio.TimerHandle] = {}
         self._releases: set[asyncio.Task[None]] = set()
         self._releasing: dict[str, asyncio.Task[None]] = {}  # thread id -> its claims' release
 
     def get(self, request_id: str) -> Run | None:
         return self._by_request.get(request_id)
+
+    def find(self, request_id: str) -> Run | None:
+        """The run in flight here, or finished here recently enough to be read again."""
+        run = self._by_request.get(request_id)
+        if run is not None:
+            return run
+        self._prune_finished()
+        return self._finished.get(request_id)
+
+    def _prune_finished(self) -> None:
+        horizon = time.monotonic() - self._keep_finished
+        finished = self._finished
+        while finished:
+            oldest = next(iter(finished.values()))
+            if len(finished) <= MAX_FINISHED and (oldest.finished_at or 0) > horizon:
+                break
+            finished.popitem(last=False)
+
+    def _unwatched(self, run: Run) -> None:
+        """The last client of ``run`` left: keep it for the grace period, then cancel it
+        unless a client came back (here, or on another replica through the run's log)."""
+        if self._keep_unwatched or run.done:
+            return
+        if self._grace <= 0:
+            run.cancel()
+            return
+        request_id = run.turn.request_id
+        previous = self._graces.pop(request_id, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._graces[request_id] = loop.call_later(
+            self._grace, lambda: loop.create_task(self._grace_over(run))
+        )
+
+    async def _grace_over(self, run: Run) -> None:
+        self._graces.pop(run.turn.request_id, None)
+        if run.done or run.watchers:
+            return
+        if self._watched_elsewhere is not None:
+            try:
+                if await self._watched_elsewhere(run.turn.request_id):
+                    self._unwatched(run)  # followed through another replica: wait again
+                    return
+            except Exception as exc:
+                log.warning("could not tell whether %s is followed elsewhere: %s", run, exc)
+        log.info("no client came back to %s: cancelling it", run.turn.request_id)
+        run.cancel()
 
     def busy(self, thread_id: str) -> bool:
         return thread_id in self._by_thread
@@ -173,11 +141,19 @@ class Runs:
                     await current.wait(remaining)
                 else:  # held by another replica: poll its claim
                     await asyncio.sleep(min(0.05, remaining))
-        run = Run(self.runner, turn)
+        run = Run(self.runner, turn, on_unwatched=self._unwatched)
         self._by_request[turn.request_id] = run
         self._by_thread[turn.thread_id] = run
         run.task.add_done_callback(lambda _: self._forget(run))
+        if self._on_start is not None:
+            self._on_start(run)
         return run
+
+    def detached(self, run: Run) -> None:
+        """A run started with no client attached (``POST /start``): the grace period runs
+        from now, and the client's first read ends it."""
+        if run.watchers == 0:
+            self._unwatched(run)
 
     async def _claim(self, turn: Turn) -> None:
         # A client that sends its next message on the final frame must not meet a 409 because
@@ -190,20 +166,25 @@ class Runs:
             await asyncio.wait([releasing], timeout=1.0)
         if turn.request_id in self._by_request:
             raise DuplicateRequest(f"request {turn.request_id!r} is already running")
-        if turn.thread_id in self._by_thread:
-            raise ThreadBusy(
-                f"thread {turn.thread_id!r} is answering another request; try again when it ends"
-            )
+        running = self._by_thread.get(turn.thread_id)
+        if running is not None:
+            raise ThreadBusy.running(turn.thread_id, running.turn.request_id)
         await self.ledger.claim(turn.request_id, turn.thread_id)
         # The ledger may have awaited: re-check what this process started meanwhile.
         if turn.request_id in self._by_request or turn.thread_id in self._by_thread:
             await self.ledger.release(turn.request_id, turn.thread_id)
-            raise ThreadBusy(f"thread {turn.thread_id!r} is answering another request")
+            running = self._by_thread.get(turn.thread_id)
+            raise ThreadBusy.running(turn.thread_id, running.turn.request_id if running else None)
 
     def _forget(self, run: Run) -> None:
         turn = run.turn
+        grace = self._graces.pop(turn.request_id, None)
+        if grace is not None:
+            grace.cancel()
         if self._by_request.get(turn.request_id) is run:
             del self._by_request[turn.request_id]
+            self._finished[turn.request_id] = run
+            self._prune_finished()
         if self._by_thread.get(turn.thread_id) is run:
             del self._by_thread[turn.thread_id]
         task = asyncio.get_running_loop().create_task(

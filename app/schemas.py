@@ -138,6 +138,18 @@ class FinalResponse(BaseModel):
     metadata: FinalMetadata
 
 
+class StartResponse(BaseModel):
+    """The body of ``POST /start``'s 202."""
+
+    request_id: str = Field(alias="requestId")
+    thread_id: str = Field(alias="threadId")
+    stream_url: str = Field(
+        alias="streamUrl",
+        description="GET it (e.g. with EventSource) to follow the run; it replays what you "
+        "missed after the Last-Event-ID you send",
+    )
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -16,6 +16,9 @@ from app.thread_access import ThreadAccess
 from graphs import Registry
 from model_client import ModelFactory
 
+if TYPE_CHECKING:
+    from app.redis_run_log import RedisRunLog
+
 
 @dataclass
 class Services:
@@ -27,6 +30,7 @@ class Services:
     threads: ThreadAccess
     runs: Runs
     metrics: Metrics
+    run_log: RedisRunLog | None = None  # with Redis: every run's frames, for any replica
 
 
 # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on every

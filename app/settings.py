@@ -59,7 +59,23 @@ class Settings(BaseSettings):
 
     # Reliability.
     on_disconnect: Literal["cancel", "continue"] = Field(
-        "cancel", description="cancel: stop the run when its client leaves; continue: finish it"
+        "cancel",
+        description="cancel: stop the run when its clients left and none came back within "
+        "RECONNECT_GRACE_SECONDS; continue: finish it regardless",
+    )
+    reconnect_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="a run whose clients all left keeps going this long for one to rejoin",
+    )
+    run_log_ttl_seconds: float = Field(
+        600.0, gt=0, description="how long a run's frames stay readable after it ends"
+    )
+    run_log_maxlen: int = Field(
+        100_000, ge=100, description="frames kept per run in Redis (MAXLEN ~)"
+    )
+    sse_retry_ms: int = Field(
+        1000, ge=0, description="retry: sent to clients, so EventSource reconnects promptly"
     )
     multitask: Literal["reject", "enqueue"] = Field(
         "reject", description="a request on a busy thread: 409 at once, or wait its turn"

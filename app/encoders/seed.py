@@ -107,33 +107,56 @@ def final_payload(turn: Turn, reply: Reply) -> dict[str, Any]:
     return payload
 
 
+def frame(frame_id: int, name: bytes, data: bytes) -> bytes:
+    """A frame from its parts, as the run log keeps them."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, name, data)
+
+
 class SeedEncoder:
-    """Encodes one run's events as the seed's frames, numbering them from 1."""
+    """Encodes one run's events as the seed's frames; a frame's id is the event's position in
+    the run's log. The first frame of a response also carries ``retry:``, so a browser's
+    ``EventSource`` reconnects promptly (it keeps the value for the connection's life)."""
 
-    __slots__ = ("_turn", "last_id")
+    __slots__ = ("_retry", "_turn", "last_id")
 
-    def __init__(self, turn: Turn) -> None:
+    def __init__(self, turn: Turn, *, retry_ms: int | None = None) -> None:
         self._turn = turn
+        self._retry = b"retry: %d\n" % retry_ms if retry_ms else b""
         self.last_id = 0
 
-    def encode(self, events: Sequence[RunEvent]) -> bytes:
-        """The frames for a batch of events, as one buffer."""
+    def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
+        """The frames for a batch of events whose first is at position ``first_id``."""
         out = []
-        frame_id = self.last_id
+        frame_id = first_id
         for event in events:
-            frame_id += 1
             if isinstance(event, str):
                 out.append(chunk_frame(frame_id, event))
-            elif isinstance(event, Reply):
-                out.append(event_frame(frame_id, "final", final_payload(self._turn, event)))
             else:
-                out.append(event_frame(frame_id, "stream_event", step_event(event)))
-        self.last_id = frame_id
-        return b"".join(out)
+                name, data = self.parts(event)
+                out.append(frame(frame_id, name, data))
+            frame_id += 1
+        self.last_id = frame_id - 1
+        return self._with_retry(b"".join(out))
 
-    def error(self, error: AppError) -> bytes:
-        self.last_id += 1
-        return event_frame(self.last_id, "error", error.payload(self._turn.request_id))
+    def parts(self, event: RunEvent) -> tuple[bytes, bytes]:
+        """The event name and data of an event's frame, without the id."""
+        if isinstance(event, str):
+            return b"stream_event", b'{"type":"chunk","content":%s}' % orjson.dumps(event)
+        if isinstance(event, Reply):
+            return b"final", orjson.dumps(final_payload(self._turn, event))
+        return b"stream_event", orjson.dumps(step_event(event))
+
+    def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
+        return b"error", orjson.dumps(error.payload(self._turn.request_id))
+
+    def error(self, frame_id: int, error: AppError) -> bytes:
+        self.last_id = frame_id
+        return self._with_retry(frame(frame_id, *self.error_parts(error)))
+
+    def _with_retry(self, frames: bytes) -> bytes:
+        if self._retry and frames:
+            frames, self._retry = self._retry + frames, b""
+        return frames
 
 
 def _ms(value: float | None) -> float | None:

@@ -1,4 +1,6 @@
-"""``POST /stream`` (Server-Sent Events) and ``POST /generate`` (one JSON answer)."""
+"""``POST /stream`` (Server-Sent Events), ``POST /generate`` (one JSON answer), ``POST /start``
+(a run without a connection) and ``GET /stream/{requestId}`` (rejoin a run, as plain
+``EventSource`` can)."""
 
 from __future__ import annotations
 
@@ -6,19 +8,29 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 import anyio
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Header, Query, Request
 
-from app.encoders.seed import SeedEncoder, final_payload
-from app.errors import AppError, RunNotFound, UpstreamError
+from app.encoders.seed import SeedEncoder, final_payload, frame
+from app.errors import AppError, RunNotFound, UpstreamError, ValidationFailed
 from app.events import Reply
 from app.logs import turn_context
 from app.metrics import Metrics
 from app.responses import JSONResponse
-from app.runs import Run
-from app.schemas import ChatRequest, ErrorEnvelope, FinalResponse, RequestIdPath
+from app.run import Run
+from app.schemas import (
+    ChatRequest,
+    ErrorEnvelope,
+    FinalResponse,
+    RequestIdPath,
+    StartResponse,
+    UserIdQuery,
+)
 from app.services import Services, ServicesDep
 from app.sse import EventStream
 from app.turn import Turn
@@ -56,33 +68,62 @@ def _observe(metrics: Metrics, turn: Turn, reply: Reply, chunks: int) -> None:
 
 
 async def _frames(
-    services: Services, run: Run, *, keep_running: bool, shutdown: anyio.Event, grace: float
+    services: Services, run: Run, *, after: int, shutdown: anyio.Event, grace: float
 ) -> AsyncIterator[bytes]:
+    """A run's frames after position ``after``, as the seed encodes them, until it ends."""
     metrics, turn = services.metrics, run.turn
-    encoder = SeedEncoder(turn)
+    encoder = SeedEncoder(turn, retry_ms=services.settings.sse_retry_ms)
     watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
     metrics.active_streams.inc()
     try:
-        async for batch in run.batches():
-            if isinstance(batch[-1], Reply):
-                _observe(metrics, turn, batch[-1], encoder.last_id + len(batch) - 1)
-            yield encoder.encode(batch)
+        async with aclosing(run.follow(after)) as batches:
+            async for first, batch in batches:
+                if isinstance(batch[-1], Reply):
+                    _observe(metrics, turn, batch[-1], first + len(batch) - 2)
+                yield encoder.encode(first, batch)
     except AppError as exc:
         log.warning("stream failed: %s: %s", exc.code, exc.message)
         metrics.errors.labels(exc.code).inc()
-        yield encoder.error(exc)
-    except Exception:
-        log.exception("stream failed unexpectedly")
-        error = AppError("The server failed unexpectedly while streaming.")
-        metrics.errors.labels(error.code).inc()
-        yield encoder.error(error)
+        yield encoder.error(len(run.events) + 1, exc)
     finally:
         metrics.active_streams.dec()
         watcher.cancel()
-        # The client is gone (or the stream ended). ON_DISCONNECT=continue lets the run finish
-        # and save its answer; by default it stops, keeping what was streamed.
-        if not run.done and not keep_running:
-            run.cancel()
+        # The client is gone (or the stream ended): the run's follower count dropped, and
+        # Runs decides whether the run goes on (RECONNECT_GRACE_SECONDS, ON_DISCONNECT).
+
+
+async def _log_frames(services: Services, request_id: str, after: int) -> AsyncIterator[bytes]:
+    """A run of another replica, read from its log in Redis."""
+    run_log = services.run_log
+    assert run_log is not None
+    retry = b"retry: %d\n" % services.settings.sse_retry_ms
+    last = after
+    try:
+        async with aclosing(run_log.frames(request_id, after)) as batches:
+            async for batch in batches:
+                out = b"".join(frame(position, name, data) for position, name, data in batch)
+                last = batch[-1][0]
+                yield retry + out
+                retry = b""
+    except AppError as exc:
+        log.warning("rejoined stream failed: %s: %s", exc.code, exc.message)
+        services.metrics.errors.labels(exc.code).inc()
+        yield retry + frame(last + 1, b"error", orjson.dumps(exc.payload(request_id)))
+
+
+def _event_stream(
+    services: Services, frames: AsyncIterator[bytes], shutdown: anyio.Event
+) -> EventStream:
+    settings = services.settings
+    return EventStream(
+        frames,
+        shutdown_event=shutdown,
+        # Past our own grace, leave time for the server_shutdown frame to go out.
+        shutdown_grace_period=settings.shutdown_grace_seconds + 3,
+        ping=settings.sse_ping_seconds,
+        headers={"Cache-Control": "no-cache"},
+        gzip=settings.sse_compression == "gzip",
+    )
 
 
 async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> Run:
@@ -116,23 +157,82 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
 )
 async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventStream:
     run = await _start(request, body, services)
-    settings = services.settings
     shutdown = anyio.Event()
-    return EventStream(
-        _frames(
-            services,
-            run,
-            keep_running=settings.on_disconnect == "continue",
-            shutdown=shutdown,
-            grace=settings.shutdown_grace_seconds,
-        ),
-        shutdown_event=shutdown,
-        # Past our own grace, leave time for the server_shutdown frame to go out.
-        shutdown_grace_period=settings.shutdown_grace_seconds + 3,
-        ping=settings.sse_ping_seconds,
-        headers={"Cache-Control": "no-cache"},
-        gzip=settings.sse_compression == "gzip",
-    )
+    grace = services.settings.shutdown_grace_seconds
+    frames = _frames(services, run, after=0, shutdown=shutdown, grace=grace)
+    return _event_stream(services, frames, shutdown)
+
+
+@router.post(
+    "/start",
+    summary="Start a run without holding a connection; follow it at streamUrl",
+    status_code=202,
+    response_model=StartResponse,
+    responses=_ERRORS,
+)
+async def start(request: Request, body: ChatRequest, services: ServicesDep) -> JSONResponse:
+    run = await _start(request, body, services)
+    services.runs.detached(run)
+    turn = run.turn
+    url = f"/stream/{quote(turn.request_id)}?{urlencode({'userId': turn.user_id})}"
+    payload = StartResponse(requestId=turn.request_id, threadId=turn.thread_id, streamUrl=url)
+    return JSONResponse(payload.model_dump(by_alias=True), status_code=202)
+
+
+@router.get(
+    "/stream/{request_id}",
+    summary="Rejoin a run: replay its frames after Last-Event-ID, then follow it live",
+    response_class=EventStream,
+    responses={
+        200: {
+            "description": "The run's frames after the last one seen, then live ones until "
+            "`final` or `error` (`run_lost` if its server went away)",
+            "content": {"text/event-stream": {}},
+        },
+        404: {"model": ErrorEnvelope, "description": "No such run (or no longer), or not yours"},
+        422: {"model": ErrorEnvelope, "description": "Invalid requestId or Last-Event-ID"},
+        503: {"model": ErrorEnvelope, "description": "Run logs are unreachable"},
+    },
+)
+async def rejoin(
+    request_id: RequestIdPath,
+    services: ServicesDep,
+    user_id: UserIdQuery = "anonymous",
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
+) -> EventStream:
+    after = _position(last_event_id if last_event_id is not None else last_event_query)
+    missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
+    shutdown = anyio.Event()
+    run = services.runs.find(request_id)
+    if run is not None:
+        if run.turn.user_id != user_id:
+            raise missing
+        grace = services.settings.shutdown_grace_seconds
+        return _event_stream(
+            services, _frames(services, run, after=after, shutdown=shutdown, grace=grace), shutdown
+        )
+    if services.run_log is None:
+        raise missing
+    owner = await services.run_log.owner(request_id)
+    if owner is None or owner.user_id != user_id:
+        raise missing
+    return _event_stream(services, _log_frames(services, request_id, after), shutdown)
+
+
+def _position(value: str | None) -> int:
+    """A Last-Event-ID as a log position: our ids are positions; anything else is a 422."""
+    if value is None or value.strip() == "":
+        return 0
+    try:
+        position = int(value.strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"Last-Event-ID {value!r} is not one of this server's frame ids (an integer)"
+        ) from None
+    if position < 0:
+        raise ValidationFailed("Last-Event-ID must not be negative")
+    return position
 
 
 @router.post(
@@ -149,16 +249,12 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
     run = await _start(request, body, services)
     turn = run.turn
     reply: Reply | None = None
-    try:
-        chunks = 0
-        async for batch in run.batches():
-            chunks += len(batch)
+    chunks = 0
+    async with aclosing(run.follow(0)) as batches:
+        async for _first, batch in batches:
+            chunks += sum(isinstance(event, str) for event in batch)
             if isinstance(batch[-1], Reply):
                 reply = batch[-1]
-                chunks -= 1
-    finally:
-        if not run.done and services.settings.on_disconnect == "cancel":
-            run.cancel()
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
     _observe(services.metrics, turn, reply, chunks)

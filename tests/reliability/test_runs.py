@@ -63,22 +63,25 @@ async def test_cancel_of_an_unknown_or_finished_request_is_404(
 
 
 async def test_client_disconnect_cancels_the_upstream_and_keeps_what_was_seen(
-    client: httpx.AsyncClient, upstream: OpenAIStandIn
+    make_server: ServerFactory, upstream: OpenAIStandIn
 ) -> None:
-    """A client that leaves mid-stream stops the run; the upstream sees its connection close."""
+    """A client that leaves mid-stream and does not come back within the reconnect grace
+    stops the run; the upstream sees its connection close."""
     upstream.enqueue(SLOW)
-    async with client.stream("POST", "/stream", json=turn("hi")) as resp:
+    server = make_server(reconnect_grace_seconds=0.2)
+    client = httpx.AsyncClient(base_url=server.url, timeout=20)
+    async with client, client.stream("POST", "/stream", json=turn("hi")) as resp:
         count = 0
         async for _ in frames(resp):
             count += 1
             if count == 3:
                 break
-    await _until(lambda: upstream.seen[-1].closed_by_client, limit=2)
-    assert upstream.seen[-1].tokens_sent < 40
-    # The thread is consistent and the next turn works.
-    result = await stream(client, turn("again"))
-    assert result.final["metadata"]["finishReason"] == "stop"
-    roles = [role for role, _ in await _history(client)]
+        await _until(lambda: upstream.seen[-1].closed_by_client, limit=2)
+        assert upstream.seen[-1].tokens_sent < 40
+        # The thread is consistent and the next turn works.
+        result = await stream(client, turn("again"))
+        assert result.final["metadata"]["finishReason"] == "stop"
+        roles = [role for role, _ in await _history(client)]
     assert roles == ["user", "assistant", "user", "assistant"]
 
 
