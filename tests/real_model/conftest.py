@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from app import Settings, create_app
-from graphs.catalog import build_registry
 from scripts.local_model import PLACEHOLDER_KEY, ModelServerFailed
 from tests.support.live_server import LiveServer
 from tests.support.llama_server import LlamaServer
+from tests.support.registries import chat_registry
 
 
 def _in_ci() -> bool:
@@ -57,7 +57,7 @@ def agent_server(
         api_keys=None,
         sqlite_path=tmp_path_factory.mktemp("memory") / "memory.sqlite",
     )
-    server = LiveServer(create_app(settings, registry=build_registry()))
+    server = LiveServer(create_app(settings, registry=chat_registry()))
     server.start()
     try:
         yield server

@@ -172,3 +172,13 @@ async def test_model_client_reads_llama_cpp_as_chat_openai_does(llama: LlamaServ
     usage = [c["usage_metadata"] for c in got if c["usage_metadata"]]
     assert [u["output_tokens"] for u in usage] == [events[-1]["usage"]["completion_tokens"]]
     assert any(c["response_metadata"].get("model_name") == MODEL_ALIAS for c in got)
+
+
+async def test_a_prompt_beyond_the_context_is_an_upstream_error(client: httpx.AsyncClient) -> None:
+    """llama.cpp's refusal of a too-long prompt reaches the client as 502 upstream_error."""
+    response = await client.post("/generate", json=_body("rm-long", "word " * 1500))
+
+    assert response.status_code == 502, response.text
+    error = response.json()["error"]
+    assert error["code"] == "upstream_error"
+    assert "context size" in error["message"]
