@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -119,6 +119,7 @@ class RedisRunLog:
             written = upto
 
         try:
+            await flush(final=False)  # the owner entry at once: a rejoin elsewhere needs it
             async for _first, _batch in run.follow(0, watch=False):
                 await flush(final=False)
         except AppError:
@@ -138,17 +139,23 @@ class RedisRunLog:
     # -- reading -------------------------------------------------------------------------
 
     async def owner(self, request_id: str) -> RunOwner | None:
-        """Who started the run, if its log exists."""
+        """Who started the run, if its log exists; for a run another replica has claimed but
+        not logged yet (it may be busy starting up), after waiting a few seconds for it."""
+        key = self.key(request_id)
         try:
-            entries: Any = await self._client.xrange(self.key(request_id), "0-1", "0-1")
+            for _ in range(100):
+                entries: Any = await self._client.xrange(key, "0-1", "0-1")
+                if entries:
+                    fields = entries[0][1]
+                    return RunOwner(fields[b"u"].decode(), fields[b"t"].decode())
+                if not await self._running(request_id):
+                    return None
+                await asyncio.sleep(0.05)
         except RedisError as exc:
             raise StoreUnavailable(
                 f"Redis, which holds run logs, cannot be reached: {exc}"
             ) from exc
-        if not entries:
-            return None
-        fields = entries[0][1]
-        return RunOwner(fields[b"u"].decode(), fields[b"t"].decode())
+        return None
 
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         """The run's frames after position ``after``, then live ones until the terminal frame;

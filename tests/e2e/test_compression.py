@@ -15,7 +15,9 @@ from tests.e2e.bodies import SEED_STREAM
 from tests.support.sse import stream
 
 GZIP_MAGIC = b"\x1f\x8b"
-FIRST_FRAME = b'retry: 1000\nid: 1\nevent: stream_event\ndata: {"type":"chunk","content":"Once "}\n\n'
+FIRST_FRAME = (
+    b'retry: 1000\nid: 1\nevent: stream_event\ndata: {"type":"chunk","content":"Once "}\n\n'
+)
 
 
 def gunzip() -> Any:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,41 +12,8 @@ import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.e2e.bodies import turn
-from tests.support.ports import free_port, wait_until_serving
+from tests.support.server_process import ServerProcess
 from tests.support.sse import Frame, frames
-
-
-class ServerProcess:
-    """``python -m app`` in a subprocess, as deployed."""
-
-    def __init__(self, upstream: OpenAIStandIn, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "PORT": str(self.port),
-            "OPENAI_API_KEY": "test-key",
-            "OPENAI_BASE_URL": upstream.base_url,
-            "UPSTREAM_MAX_RETRIES": "0",
-            "SQLITE_PATH": str(workdir / "memory.sqlite"),
-            "SHUTDOWN_GRACE_SECONDS": "3",
-            "LOG_LEVEL": "warning",
-            # This checkout's code, whatever the venv's editable install points at.
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        }
-        self.log = (workdir / "server.log").open("wb")
-        # cwd is the test's own folder, so no developer .env is read.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=workdir, env=env, stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until_serving(f"{self.url}/health", self.proc, workdir / "server.log", 30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
