@@ -33,13 +33,14 @@ class Binder:
         self._settings = settings
         self._registry = registry
 
-    def bind(self, body: ChatRequest, request_id: str) -> Turn:
+    def bind(self, body: ChatRequest, request_id: str, user_id: str) -> Turn:
+        """The turn ``body`` asks for, acting for ``user_id`` (the request's principal's)."""
         received = time.perf_counter()
         graph = self.resolve(body)
         return Turn(
             request_id=request_id,
             thread_id=body.thread_id or uuid.uuid4().hex,
-            user_id=body.user_id,
+            user_id=user_id,
             agent_id=body.agent_id,
             graph=graph,
             settings=graph_settings(graph, body.graph_settings),

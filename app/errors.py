@@ -21,6 +21,10 @@ class AppError(Exception):
         self.message = message
         self.details = details
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the refusal needs (``Retry-After``, ``WWW-Authenticate``)."""
+        return {}
+
     def payload(self, request_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message, "requestId": request_id}
         if self.details is not None:

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware in front of every request: API keys, body size, request counts.
+"""One pure-ASGI middleware in front of every request: who is asking (the principal, from the
+credential; see ``app.identity``), body size, request counts.
 
 Pure ASGI rather than ``BaseHTTPMiddleware``, which would wrap streaming bodies in extra tasks
 and queues; this one only looks at the scope and, for the body limit, at ``receive``.
@@ -6,12 +7,13 @@ and queues; this one only looks at the scope and, for the body limit, at ``recei
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.identity import OPEN, Authenticator, Principal, Unauthenticated
 from app.metrics import Metrics
 
 # Liveness must answer without credentials; the playground page and assets carry no data
@@ -26,13 +28,13 @@ class Guard:
         app: ASGIApp,
         *,
         metrics: Metrics,
-        api_keys: Sequence[str] = (),
+        authenticator: Authenticator | None = None,
         max_body_bytes: int = 1 << 20,
         open_paths: Sequence[str] = (),
     ) -> None:
         self.app = app
         self._metrics = metrics
-        self._keys = [k.encode() for k in api_keys]
+        self._auth = authenticator if authenticator is not None else Authenticator()
         self._max_body = max_body_bytes
         self._open = set(_OPEN_PATHS) | set(open_paths)
 
@@ -49,10 +51,14 @@ class Guard:
             await send(message)
 
         try:
-            refusal = self._refuse(scope)
-            if refusal is not None:
-                await _error(counted_send, *refusal)
+            try:
+                principal = await self._principal(scope)
+            except Unauthenticated as exc:
+                await _error(
+                    counted_send, exc.status, exc.code, exc.message, {"www-authenticate": "Bearer"}
+                )
                 return
+            scope.setdefault("state", {})["principal"] = principal
             receive = await self._limit_body(scope, receive, counted_send)
             if receive is _REFUSED:
                 return
@@ -62,31 +68,24 @@ class Guard:
             path = getattr(route, "path", None) or "unmatched"
             self._metrics.requests.labels(scope["method"], path, str(status)).inc()
 
-    def _refuse(self, scope: Scope) -> tuple[int, str, str, dict[str, str]] | None:
-        if not self._keys or scope["method"] == "OPTIONS":
-            return None
+    async def _principal(self, scope: Scope) -> Principal | None:
+        """The request's principal; ``None`` where no credential is needed (or it travels as
+        a stream's access token, which the route checks)."""
         path: str = scope["path"]
+        if not self._auth.enabled:
+            return OPEN
+        if scope["method"] == "OPTIONS":
+            return None
         if path in self._open or path.startswith(_OPEN_PREFIXES) or path == "/":
             return None
-        given = b""
+        authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                if scheme.lower() == b"bearer":
-                    given = token.strip()
+                authorization = value
                 break
-        # Compare with every key, whatever matches, so timing says nothing about which.
-        ok = False
-        for key in self._keys:
-            ok |= hmac.compare_digest(given, key)
-        if ok:
+        if authorization is None and _stream_access(scope):
             return None
-        return (
-            401,
-            "unauthorized",
-            "Send a valid API key as 'Authorization: Bearer <key>'.",
-            {"www-authenticate": "Bearer"},
-        )
+        return await self._auth.authenticate(authorization)
 
     async def _limit_body(self, scope: Scope, receive: Receive, send: Send) -> Receive:
         if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
@@ -130,6 +129,13 @@ class Guard:
             f"The request body is larger than {self._max_body} bytes.",
             {},
         )
+
+
+def _stream_access(scope: Scope) -> bool:
+    """A GET /stream/{id} that carries POST /start's access token, as EventSource does."""
+    if scope["method"] != "GET" or not scope["path"].startswith("/stream/"):
+        return False
+    return "access" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
 
 async def _refused() -> Message:  # pragma: no cover - a marker, never called

@@ -37,7 +37,11 @@ async def app_error(request: Request, exc: Exception) -> JSONResponse:
     request.app.state.metrics.errors.labels(exc.code).inc()
     if exc.status >= 500:
         log.warning("request failed: %s: %s", exc.code, exc.message)
-    return JSONResponse({"error": exc.payload(request_id_of(request))}, status_code=exc.status)
+    return JSONResponse(
+        {"error": exc.payload(request_id_of(request))},
+        status_code=exc.status,
+        headers=exc.headers(),
+    )
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -63,6 +67,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+        # FastAPI's answer to a body it cannot even decode (not UTF-8): a bad body like any
+        # other, so the same 422 and envelope as invalid JSON.
+        return JSONResponse(
+            envelope(
+                "validation_error",
+                "body: the request body could not be read as JSON (it must be UTF-8)",
+                request_id_of(request),
+            ),
+            status_code=422,
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
         envelope(code, str(exc.detail), request_id_of(request)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -14,7 +15,9 @@ from starlette.middleware.cors import CORSMiddleware
 from app import handlers
 from app.binding import Binder
 from app.guard import Guard
+from app.identity import authenticator_for
 from app.ledger import LocalLedger
+from app.limits import Limits, LocalLimits
 from app.metrics import Metrics
 from app.persistence import open_checkpointer
 from app.persistence.factory import Checkpointer
@@ -79,6 +82,32 @@ def run_log_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> RedisR
     )
 
 
+def limits_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> Limits:
+    """Per-user limits, shared through Redis when the replicas share it."""
+    per_minute, streams = settings.rate_limit_per_minute, settings.max_streams_per_user
+    if isinstance(ledger, LocalLedger):
+        return LocalLimits(per_minute=per_minute, max_streams=streams)
+    from app.redis_limits import RedisLimits
+
+    return RedisLimits(
+        ledger.client,
+        prefix=settings.redis_key_prefix,
+        per_minute=per_minute,
+        max_streams=streams,
+        ttl=settings.run_claim_ttl_seconds,
+    )
+
+
+async def stream_secret_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> bytes:
+    """The key that signs streamUrl access tokens: configured, or one per deployment (kept
+    in Redis so that every replica accepts the others' URLs), or one per process."""
+    if settings.stream_url_secret is not None:
+        return settings.stream_url_secret.get_secret_value().encode()
+    if isinstance(ledger, LocalLedger):
+        return secrets.token_bytes(32)
+    return await ledger.shared_secret("stream-url-secret")
+
+
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
     """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
     ``registry`` (default: every graph in ``graphs.catalog``).
@@ -117,6 +146,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             )
             if not isinstance(ledger, LocalLedger):
                 ledger.start(on_cancel=runs.stop_local)
+            limits = limits_for(settings, ledger)
             app.state.services = Services(
                 settings=settings,
                 registry=registry,
@@ -127,7 +157,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 runs=runs,
                 metrics=app.state.metrics,
                 run_log=run_log,
+                limits=limits,
+                auth_enabled=authenticator.enabled,
+                stream_secret=await stream_secret_for(settings, ledger),
             )
+            log.info("authentication: %s", authenticator.describe())
             if models.provider == "offline":
                 log.warning(
                     "model: OFFLINE. No OPENAI_API_KEY is set, so replies come from the built-in "
@@ -147,6 +181,9 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 await runs.drain(grace=0)
                 if run_log is not None:
                     await run_log.aclose()
+                aclose = getattr(limits, "aclose", None)
+                if aclose is not None:
+                    await aclose()
                 if not isinstance(ledger, LocalLedger):
                     await ledger.stop()
                 await models.aclose()
@@ -160,10 +197,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     metrics = Metrics()
     app.state.metrics = metrics
     handlers.install(app)
+    authenticator = authenticator_for(settings)
     app.add_middleware(
         Guard,
         metrics=metrics,
-        api_keys=settings.api_key_list(),
+        authenticator=authenticator,
         max_body_bytes=settings.max_body_bytes,
     )
     if origins := settings.cors_origin_list():

@@ -44,6 +44,12 @@ class Metrics:
         self.errors = Counter(
             "agent_errors", "Errors reported to clients, by code", ["code"], registry=self.registry
         )
+        self.refusals = Counter(
+            "agent_limit_refusals",
+            "Requests refused by a per-user limit, by reason (rate, streams)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

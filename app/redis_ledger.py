@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import uuid
 from collections.abc import Callable
 
@@ -106,6 +107,17 @@ class RedisLedger:
             return bool(await self._client.exists(self._run_key(request_id)))
         except RedisError as exc:
             raise _unavailable(exc) from exc
+
+    async def shared_secret(self, name: str) -> bytes:
+        """A random secret every replica agrees on: the first to ask makes it."""
+        key = f"{self._prefix}:secret:{name}"
+        try:
+            await self._client.set(key, secrets.token_hex(32), nx=True)
+            value = await self._client.get(key)
+        except RedisError as exc:
+            log.warning("Redis unreachable for the shared %s; using a local one: %s", name, exc)
+            return secrets.token_bytes(32)
+        return value if isinstance(value, bytes) else secrets.token_bytes(32)
 
     def _watch_key(self, request_id: str) -> str:
         return f"{self._prefix}:watch:{request_id}"

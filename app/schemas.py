@@ -18,8 +18,15 @@ RequestIdPath = Annotated[
 ]
 ThreadIdPath = RequestIdPath
 UserIdQuery = Annotated[
-    str,
-    Query(alias="userId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", min_length=1, max_length=128),
+    str | None,
+    Query(
+        alias="userId",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
+        min_length=1,
+        max_length=128,
+        description="Whose thread or run: a user credential's own user by default, "
+        "anonymous without credentials",
+    ),
 ]
 
 SEED_STREAM_EXAMPLE: dict[str, Any] = {
@@ -46,7 +53,12 @@ class ChatRequest(BaseModel):
 
     request_id: Id | None = Field(None, alias="requestId", description="Generated when absent")
     thread_id: Id | None = Field(None, alias="threadId", description="Generated when absent")
-    user_id: Id = Field("anonymous", alias="userId")
+    user_id: Id | None = Field(
+        None,
+        alias="userId",
+        description="Who the turn is for: a service key may name anyone; a user credential's own "
+        "user is the default (another is 403 user_mismatch); without credentials, anonymous",
+    )
     agent_id: Id | None = Field(None, alias="agentId")
     graph_type: str | None = Field(
         None, alias="graphType", max_length=200, description="A graph name; its default version"
@@ -154,6 +166,8 @@ class StartResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """One refusal: ``code`` is stable, ``message`` says what to do."""
+
     code: str
     message: str
     request_id: str | None = Field(alias="requestId")
@@ -162,3 +176,10 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+# What any endpoint that acts for a user may answer once credentials are configured.
+AUTH_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorEnvelope, "description": "No valid credential (when credentials are set)"},
+    403: {"model": ErrorEnvelope, "description": "userId names another user than the credential"},
+}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from app.binding import Binder
+from app.limits import Limits, LocalLimits
 from app.metrics import Metrics
 from app.persistence.factory import Checkpointer
 from app.runs import Runs
@@ -31,6 +32,9 @@ class Services:
     runs: Runs
     metrics: Metrics
     run_log: RedisRunLog | None = None  # with Redis: every run's frames, for any replica
+    limits: Limits = field(default_factory=LocalLimits)
+    auth_enabled: bool = False  # credentials configured: streamUrl carries an access token
+    stream_secret: bytes = b""
 
 
 # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on every

@@ -90,8 +90,26 @@ class Settings(BaseSettings):
 
     # Security.
     api_keys: SecretStr | None = Field(
-        None, description="comma-separated keys; when set, requests need 'Bearer <key>'"
+        None,
+        description="comma-separated service keys: 'Bearer <key>' may act for any userId",
     )
+    user_api_keys: SecretStr | None = Field(
+        None, description="'key1:alice,key2:bob': keys that are one user each"
+    )
+    jwt_secret: SecretStr | None = Field(None, description="HS256 secret for bearer JWTs")
+    jwt_jwks_file: Path | None = Field(None, description="a JWKS file (RS256/ES256 keys)")
+    jwt_jwks_url: str | None = Field(None, description="a JWKS URL (RS256/ES256 keys)")
+    jwt_issuer: str | None = Field(None, description="the iss a token must carry")
+    jwt_audience: str | None = Field(None, description="the aud a token must carry")
+    jwt_user_claim: str = Field("sub", min_length=1, description="the claim naming the user")
+    stream_url_secret: SecretStr | None = Field(
+        None,
+        description="signs the access token in POST /start's streamUrl; unset: random at "
+        "start, shared through Redis when REDIS_URL is set",
+    )
+    # Limits per user (0: none). Shared by the replicas through Redis when REDIS_URL is set.
+    rate_limit_per_minute: int = Field(0, ge=0, description="turns a user may start a minute")
+    max_streams_per_user: int = Field(0, ge=0, description="runs a user may have at once")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS, or *")
     max_body_bytes: int = Field(1 << 20, ge=1024)
 
@@ -106,6 +124,18 @@ class Settings(BaseSettings):
         if self.api_keys is None:
             return []
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+    def user_key_map(self) -> dict[str, str]:
+        if self.user_api_keys is None:
+            return {}
+        keys: dict[str, str] = {}
+        for item in self.user_api_keys.get_secret_value().split(","):
+            key, sep, user = item.strip().rpartition(":")
+            if item.strip() and (not sep or not key.strip() or not user.strip()):
+                raise ValueError("USER_API_KEYS entries are 'key:user', separated by commas")
+            if sep:
+                keys[key.strip()] = user.strip()
+        return keys
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

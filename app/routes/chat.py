@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -19,11 +19,22 @@ from fastapi import APIRouter, Header, Query, Request
 from app.encoders.seed import SeedEncoder, final_payload, frame
 from app.errors import AppError, RunNotFound, UpstreamError, ValidationFailed
 from app.events import Reply
+from app.identity import (
+    ACCESS_TTL,
+    Principal,
+    Unauthenticated,
+    acting_user,
+    check_stream_token,
+    stream_token,
+)
+from app.limits import LimitReached
 from app.logs import turn_context
 from app.metrics import Metrics
+from app.principal import PrincipalDep
 from app.responses import JSONResponse
 from app.run import Run
 from app.schemas import (
+    AUTH_REFUSALS,
     ChatRequest,
     ErrorEnvelope,
     FinalResponse,
@@ -46,7 +57,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "already running; or an interrupt is pending (interrupt_pending: answer it with "
         "resume) or none is (no_pending_interrupt)",
     },
+    **AUTH_REFUSALS,
     422: {"model": ErrorEnvelope, "description": "Invalid body or graph settings"},
+    429: {"model": ErrorEnvelope, "description": "A per-user limit: rate, or runs at once"},
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},
 }
 
@@ -126,21 +139,48 @@ def _event_stream(
     )
 
 
-async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> Run:
+async def _start(
+    request: Request, body: ChatRequest, services: ServicesDep, principal: Principal | None
+) -> Run:
     request_id = body.request_id or uuid.uuid4().hex
     request.state.request_id = request_id
-    turn_context.set(
-        {"requestId": request_id, "threadId": body.thread_id or "", "userId": body.user_id}
-    )
-    turn = services.binder.bind(body, request_id)
+    user = acting_user(principal, body.user_id)
+    context = {"requestId": request_id, "threadId": body.thread_id or "", "userId": user}
+    if principal is not None:
+        context["principal"] = principal.label
+    turn_context.set(context)
+    try:
+        await services.limits.admit(user)
+    except LimitReached as exc:
+        services.metrics.refusals.labels(exc.reason).inc()
+        raise
+    turn = services.binder.bind(body, request_id, user)
     if body.thread_id is not None:
         await services.threads.check(turn)
     await services.runs.runner.check_interrupts(turn)
     if not body.thread_id:
-        turn_context.set(
-            {"requestId": request_id, "threadId": turn.thread_id, "userId": turn.user_id}
-        )
-    return await services.runs.start(turn)
+        turn_context.set({**context, "threadId": turn.thread_id})
+    try:
+        await services.limits.acquire(user, request_id)
+    except LimitReached as exc:
+        services.metrics.refusals.labels(exc.reason).inc()
+        raise
+    try:
+        run = await services.runs.start(turn)
+    except BaseException:
+        await services.limits.release(user, request_id)
+        raise
+    run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
+    return run
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 @router.post(
@@ -155,8 +195,10 @@ async def _start(request: Request, body: ChatRequest, services: ServicesDep) -> 
         **_ERRORS,
     },
 )
-async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> EventStream:
-    run = await _start(request, body, services)
+async def stream(
+    request: Request, body: ChatRequest, services: ServicesDep, principal: PrincipalDep
+) -> EventStream:
+    run = await _start(request, body, services, principal)
     shutdown = anyio.Event()
     grace = services.settings.shutdown_grace_seconds
     frames = _frames(services, run, after=0, shutdown=shutdown, grace=grace)
@@ -170,11 +212,19 @@ async def stream(request: Request, body: ChatRequest, services: ServicesDep) -> 
     response_model=StartResponse,
     responses=_ERRORS,
 )
-async def start(request: Request, body: ChatRequest, services: ServicesDep) -> JSONResponse:
-    run = await _start(request, body, services)
+async def start(
+    request: Request, body: ChatRequest, services: ServicesDep, principal: PrincipalDep
+) -> JSONResponse:
+    run = await _start(request, body, services, principal)
     services.runs.detached(run)
     turn = run.turn
-    url = f"/stream/{quote(turn.request_id)}?{urlencode({'userId': turn.user_id})}"
+    query = {"userId": turn.user_id}
+    if services.auth_enabled:
+        # What a plain EventSource needs, as it cannot send an Authorization header.
+        query["access"] = stream_token(
+            services.stream_secret, turn.request_id, turn.user_id, ACCESS_TTL
+        )
+    url = f"/stream/{quote(turn.request_id)}?{urlencode(query)}"
     payload = StartResponse(requestId=turn.request_id, threadId=turn.thread_id, streamUrl=url)
     return JSONResponse(payload.model_dump(by_alias=True), status_code=202)
 
@@ -189,6 +239,7 @@ async def start(request: Request, body: ChatRequest, services: ServicesDep) -> J
             "`final` or `error` (`run_lost` if its server went away)",
             "content": {"text/event-stream": {}},
         },
+        **AUTH_REFUSALS,
         404: {"model": ErrorEnvelope, "description": "No such run (or no longer), or not yours"},
         422: {"model": ErrorEnvelope, "description": "Invalid requestId or Last-Event-ID"},
         503: {"model": ErrorEnvelope, "description": "Run logs are unreachable"},
@@ -197,12 +248,25 @@ async def start(request: Request, body: ChatRequest, services: ServicesDep) -> J
 async def rejoin(
     request_id: RequestIdPath,
     services: ServicesDep,
-    user_id: UserIdQuery = "anonymous",
+    principal: PrincipalDep,
+    user_id: UserIdQuery = None,
+    access: Annotated[str | None, Query(max_length=200)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
 ) -> EventStream:
     after = _position(last_event_id if last_event_id is not None else last_event_query)
     missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
+    if principal is None:  # no credential, but the access token of POST /start's streamUrl
+        if not (
+            user_id
+            and access
+            and check_stream_token(services.stream_secret, access, request_id, user_id)
+        ):
+            raise Unauthenticated(
+                "Send a valid credential, or use the streamUrl that POST /start answered."
+            )
+    else:
+        user_id = principal.user_for(user_id)
     shutdown = anyio.Event()
     run = services.runs.find(request_id)
     if run is not None:
@@ -218,6 +282,17 @@ async def rejoin(
     if owner is None or owner.user_id != user_id:
         raise missing
     return _event_stream(services, _log_frames(services, request_id, after), shutdown)
+
+
+async def _owner_of(services: Services, request_id: str) -> str | None:
+    """Whose run ``request_id`` is, here or (through its log) on another replica."""
+    run = services.runs.find(request_id)
+    if run is not None:
+        return run.turn.user_id
+    if services.run_log is not None:
+        found = await services.run_log.owner(request_id)
+        return found.user_id if found is not None else None
+    return None
 
 
 def _position(value: str | None) -> int:
@@ -245,8 +320,10 @@ def _position(value: str | None) -> int:
         504: {"model": ErrorEnvelope, "description": "The model provider timed out"},
     },
 )
-async def generate(request: Request, body: ChatRequest, services: ServicesDep) -> JSONResponse:
-    run = await _start(request, body, services)
+async def generate(
+    request: Request, body: ChatRequest, services: ServicesDep, principal: PrincipalDep
+) -> JSONResponse:
+    run = await _start(request, body, services, principal)
     turn = run.turn
     reply: Reply | None = None
     chunks = 0
@@ -265,11 +342,25 @@ async def generate(request: Request, body: ChatRequest, services: ServicesDep) -
     "/cancel/{request_id}",
     summary="Stop a run in flight; its stream ends with finishReason 'cancelled'",
     responses={
+        **AUTH_REFUSALS,
         404: {"model": ErrorEnvelope, "description": "No such run in flight"},
         422: {"model": ErrorEnvelope, "description": "Invalid requestId"},
     },
 )
-async def cancel(request_id: RequestIdPath, services: ServicesDep) -> dict[str, Any]:
+async def cancel(
+    request_id: RequestIdPath,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    user_id: UserIdQuery = None,
+) -> dict[str, Any]:
+    # A user may cancel only their own runs; a service key (or an open server) may cancel any,
+    # or, naming a userId, only that user's.
+    owner = None
+    if principal is None or principal.kind == "user" or user_id is not None:
+        owner = acting_user(principal, user_id)
+    missing = RunNotFound(f"no run {request_id!r} is in flight")
+    if owner is not None and await _owner_of(services, request_id) != owner:
+        raise missing
     if not await services.runs.cancel(request_id):
-        raise RunNotFound(f"no run {request_id!r} is in flight")
+        raise missing
     return {"requestId": request_id, "cancelled": True}

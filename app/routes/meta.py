@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.errors import AppError
 from app.responses import JSONResponse
+from app.principal import PrincipalDep
 from app.schemas import ErrorEnvelope
 from app.services import ServicesDep
 
@@ -62,6 +63,17 @@ async def graph_types(services: ServicesDep) -> dict[str, Any]:
             }
         )
     return {"graphs": graphs}
+
+
+@router.get(
+    "/me",
+    summary="Who the credential is: its user, if it is one user's",
+    responses={401: {"model": ErrorEnvelope, "description": "No valid credential"}},
+)
+async def me(principal: PrincipalDep) -> dict[str, Any]:
+    if principal is None:
+        return {"kind": "none", "userId": None}
+    return {"kind": principal.kind, "userId": principal.user_id}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -9,7 +9,9 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from app.error_map import raise_mapped
 from app.errors import ThreadBusy
-from app.schemas import ErrorEnvelope, ThreadIdPath, UserIdQuery
+from app.identity import acting_user
+from app.principal import PrincipalDep
+from app.schemas import AUTH_REFUSALS, ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
 from app.turn_tap import attachments_of as _attachments
 
@@ -17,6 +19,7 @@ router = APIRouter(tags=["threads"])
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **AUTH_REFUSALS,
     404: {"model": ErrorEnvelope, "description": "No such thread for this userId"},
     422: {"model": ErrorEnvelope, "description": "Invalid threadId or userId"},
 }
@@ -28,9 +31,12 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     responses=_NOT_FOUND,
 )
 async def thread_messages(
-    thread_id: ThreadIdPath, services: ServicesDep, user_id: UserIdQuery = "anonymous"
+    thread_id: ThreadIdPath,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    user_id: UserIdQuery = None,
 ) -> dict[str, Any]:
-    saved = await services.threads.require(thread_id, user_id)
+    saved = await services.threads.require(thread_id, acting_user(principal, user_id))
     version = services.threads.graph_of(saved)
     messages: list[BaseMessage] = version.conversation.messages(saved.checkpoint["channel_values"])
     body: dict[str, Any] = {"threadId": thread_id, "messages": [_message(m) for m in messages]}
@@ -68,9 +74,12 @@ def _message(message: BaseMessage) -> dict[str, Any]:
     responses={**_NOT_FOUND, 409: {"model": ErrorEnvelope, "description": "Thread busy"}},
 )
 async def delete_thread(
-    thread_id: ThreadIdPath, services: ServicesDep, user_id: UserIdQuery = "anonymous"
+    thread_id: ThreadIdPath,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    user_id: UserIdQuery = None,
 ) -> Response:
-    await services.threads.require(thread_id, user_id)
+    await services.threads.require(thread_id, acting_user(principal, user_id))
     if services.runs.busy(thread_id):
         raise ThreadBusy(f"thread {thread_id!r} is answering a request; delete it afterwards")
     try:

@@ -3,7 +3,9 @@
 //
 //   node examples/node/stream.mjs http://127.0.0.1:8000 "Tell me a story" [thread-id]
 //
-// Set API_KEY in the environment for a server started with API_KEYS.
+// Set API_KEY in the environment for a server that needs credentials: a service key (API_KEYS),
+// a user key (USER_API_KEYS) or a JWT. USER_ID names who the turn is for (a service key may
+// name anyone; leave it unset with a user credential).
 //
 // Node 18+ and no dependencies: fetch() with a streaming body reader. EventSource cannot POST,
 // so the Server-Sent Events are parsed here; the parser handles \r\n, \n and \r line ends,
@@ -47,6 +49,7 @@ async function* sseEvents(body) {
   }
 }
 
+const userId = process.env.USER_ID || (process.env.API_KEY ? undefined : "node-example");
 const response = await fetch(new URL("stream", serverUrl.replace(/\/*$/, "/")), {
   method: "POST",
   headers: {
@@ -57,7 +60,8 @@ const response = await fetch(new URL("stream", serverUrl.replace(/\/*$/, "/")), 
   body: JSON.stringify({
     requestId: randomUUID(),
     ...(threadId ? { threadId } : {}),
-    userId: "node-example",
+    // A user credential is its own user: name a user only for a service key (or none at all).
+    ...(userId ? { userId } : {}),
     graphType: "streaming-chat",
     message: { content: message },
   }),

@@ -2,8 +2,10 @@
 
     python examples/python/stream.py http://127.0.0.1:8000 "Tell me a story" [thread-id]
 
-Set ``API_KEY`` in the environment for a server started with ``API_KEYS``. Needs ``httpx`` and
-``httpx-sse`` (``pip install httpx httpx-sse``).
+Set ``API_KEY`` in the environment for a server that needs credentials: a service key
+(``API_KEYS``), a user key (``USER_API_KEYS``) or a JWT. ``USER_ID`` names who the turn is for
+(a service key may name anyone; a user credential is its own user, so leave it unset). Needs
+``httpx`` and ``httpx-sse`` (``pip install httpx httpx-sse``).
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from httpx_sse import connect_sse
 
 
 def stream(server_url: str, message: str, thread_id: str | None = None) -> int:
+    key = os.environ.get("API_KEY")
     body: dict[str, Any] = {
         "requestId": uuid.uuid4().hex,
-        "userId": "python-example",
         "graphType": "streaming-chat",
         "message": {"content": message},
     }
+    user = os.environ.get("USER_ID") or (None if key else "python-example")
+    if user:
+        body["userId"] = user
     if thread_id:
         body["threadId"] = thread_id
     # No read timeout: a reply may pause for a while; the server's pings keep the socket alive.
     timeout = httpx.Timeout(10.0, read=None)
-    key = os.environ.get("API_KEY")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     with (
         httpx.Client(base_url=server_url, timeout=timeout, headers=headers) as client,

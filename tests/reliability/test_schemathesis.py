@@ -28,7 +28,10 @@ from schemathesis.specs.openapi.checks import (
 
 from app import Settings, create_app
 from tests.conftest import ServerFactory
+from tests.identity.tokens import SECRET, hs256
 from tests.support.live_server import LiveServer
+
+TOKEN = f"Bearer {hs256('fuzz-user')}"
 
 # Bounded and repeatable: a fixed seed, derandomized generation, no example database on disk.
 # Three phases run per operation: the documented examples, coverage (boundary values, wrong
@@ -131,3 +134,20 @@ def test_every_documented_error_is_the_error_envelope() -> None:
 def test_every_operation_answers_as_documented(case: Case, offline_server: LiveServer) -> None:
     """Generated requests to an operation get no 5xx and a documented status, type and body."""
     case.call_and_validate(base_url=offline_server.url, checks=CHECKS)
+
+
+@pytest.fixture
+def authenticated_server(make_server: ServerFactory) -> LiveServer:
+    return make_server(**{**OFFLINE, "jwt_secret": SECRET})
+
+
+@schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_operation_answers_as_documented_with_a_user_token(
+    case: Case, authenticated_server: LiveServer
+) -> None:
+    """The same, on a server that requires credentials, with a valid user token: userIds that
+    name someone else get their documented 403, nothing gets a 5xx."""
+    case.call_and_validate(
+        base_url=authenticated_server.url, checks=CHECKS, headers={"Authorization": TOKEN}
+    )
