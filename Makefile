@@ -58,7 +58,7 @@ typecheck: $(VENV)/.installed-dev
 langgraph.json: $(VENV)/.installed
 	$(BIN)/python -m studio
 
-## bench: streaming benchmark, ours against langgraph dev and in-process floors (~9 min);
+## bench: streaming and tool-agent benchmark, ours against langgraph dev and in-process floors (~10 min);
 ##        BASELINE=REF also runs ours from that commit beside it (make bench BASELINE=main~3)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))

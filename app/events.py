@@ -73,6 +73,7 @@ class Interrupt:
 
     id: str
     value: Any
+    step_id: str | None = None  # the tool step that asked, when a tool did
 
 
 @dataclass(frozen=True)

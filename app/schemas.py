@@ -106,6 +106,9 @@ class FinalInterrupt(BaseModel):
 
     id: str
     value: Any
+    step_id: str | None = Field(
+        None, alias="stepId", description="The tool step that asked, when a tool did"
+    )
 
 
 class FinalMetadata(BaseModel):

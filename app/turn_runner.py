@@ -24,7 +24,7 @@ from app.events import Interrupt, Reply, RunEvent
 from app.settings import Settings
 from app.turn import Turn
 from app.turn_tap import TurnTap
-from graphs import StepLimitExceeded
+from graphs import GraphVersion, StepLimitExceeded
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 log = logging.getLogger("app.turns")
@@ -51,19 +51,24 @@ class TurnRunner:
         self._graphs = graphs
         self._provider = provider
 
+    async def pending_interrupts(self, version: GraphVersion, thread_id: str) -> Sequence[Any]:
+        """What the thread's graph asked and waits an answer for (LangGraph ``Interrupt``s)."""
+        if not version.interrupts:
+            return ()
+        graph = self._graphs[version.ref]
+        try:
+            snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        except Exception as exc:
+            error = to_app_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        return snapshot.interrupts
+
     async def check_interrupts(self, turn: Turn) -> None:
         """Refuse a ``resume`` with nothing to answer, and a new message while the graph is
         waiting for an answer."""
-        pending: Sequence[Any] = ()
-        if turn.graph.interrupts:
-            graph = self._graphs[turn.graph.ref]
-            try:
-                pending = (await graph.aget_state(turn.config())).interrupts
-            except Exception as exc:
-                error = to_app_error(exc)
-                if error is None:
-                    raise
-                raise error from exc
+        pending = await self.pending_interrupts(turn.graph, turn.thread_id)
         if turn.resuming and not pending:
             raise NoPendingInterrupt(
                 f"thread {turn.thread_id!r} has no pending interrupt to resume; send a "
@@ -143,7 +148,7 @@ class TurnRunner:
                 text,
                 metadata.get("model_name"),
                 "interrupted",
-                Interrupt(first.id, first.value),
+                Interrupt(first.id, first.value, tap.interrupted_step),
             )
         return self._reply(
             turn, tap, text, metadata.get("model_name"), metadata.get("finish_reason")

@@ -81,6 +81,7 @@ class TurnTap(BaseCallbackHandler):
         self.ttft_ms: float | None = None
         self.usage: UsageMetadata | None = None
         self.steps: list[Step] = []
+        self.interrupted_step: str | None = None  # the step whose tool asked the user
         self.attachments: list[dict[str, Any]] = []
 
     def text(self) -> str:
@@ -222,13 +223,17 @@ class TurnTap(BaseCallbackHandler):
         text = message.text if message is not None else _as_text(output)
         status = "error" if message is not None and message.status == "error" else "success"
         if message is not None:
-            self.attachments.extend(_attachments(message.artifact))
+            self.attachments.extend(attachments_of(message.artifact))
         self._finish(tool, text, status)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         tool = self._tools.pop(run_id, None)
-        if tool is None or isinstance(error, GraphBubbleUp):
-            return  # an interrupt: the step stays open until the turn that resumes it
+        if tool is None:
+            return
+        if isinstance(error, GraphBubbleUp):
+            # An interrupt: the step stays open until the turn that resumes it.
+            self.interrupted_step = self._wire_id(tool.step_id)
+            return
         self._finish(tool, f"{type(error).__name__}: {error}", "error")
 
     def _finish(self, tool: _ToolRun, output: str, status: str) -> None:
@@ -266,7 +271,8 @@ def _as_text(output: Any) -> str:
         return str(output)
 
 
-def _attachments(artifact: Any) -> list[dict[str, Any]]:
+def attachments_of(artifact: Any) -> list[dict[str, Any]]:
+    """A tool result's artifact as attachments: the dicts in it that have a ``type``."""
     items = artifact if isinstance(artifact, list) else [artifact]
     return [
         dict(item) for item in items if isinstance(item, dict) and isinstance(item.get("type"), str)

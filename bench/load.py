@@ -12,6 +12,13 @@ so that the client stays cheap next to the server it measures. Two formats:
 - ``langgraph``: ``langgraph dev``'s ``event: messages`` frames (``stream_mode=messages-tuple``),
   a token being a message chunk whose ``content`` is not empty.
 
+``--agent`` runs tool-agent turns instead of streaming-chat replies: "What is 17*23?" on a new
+thread each (a stateless run on ``langgraph dev``), the stand-in told to answer it with one
+calculator call and the call's result with text. A turn counts only if a tool step reached the
+client (``step_finished``; on ``langgraph dev`` the tool's message), and the summary carries the
+stand-in's count of the requests it served, by the role of their last message: one ``user`` and
+one ``tool`` per turn when every turn really ran its tool.
+
 Lines may end with LF or, as sse-starlette writes them, CRLF; comments (pings) are skipped.
 
 With ``--watch-pid`` it also samples the server's process tree from ``/proc``: CPU time
@@ -29,6 +36,7 @@ import os
 import sys
 import time
 import typing
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -46,6 +54,21 @@ LANGGRAPH_BODY: dict[str, Any] = {
     "assistant_id": "streaming-chat-1.0.0",
     "input": {"messages": [{"role": "user", "content": "Tell me a story about a space explorer"}]},
     "stream_mode": "messages-tuple",
+}
+
+AGENT_QUESTION = "What is 17*23?"
+AGENT_TOOL_CALL: dict[str, Any] = {"name": "calculator", "arguments": {"expression": "17*23"}}
+OURS_AGENT_BODY: dict[str, Any] = {
+    "graphType": "tool-agent",
+    "message": {"content": AGENT_QUESTION},
+}
+LANGGRAPH_AGENT_BODY: dict[str, Any] = {
+    "assistant_id": "tool-agent-1.0.0",
+    "input": {"messages": [{"role": "user", "content": AGENT_QUESTION}]},
+    # The closest to what ours sends: the text tokens, the tool call's argument chunks and the
+    # tool's result. Ours adds step start/end frames and a final frame; "updates" or "values"
+    # would add whole node outputs or states on top, which ours does not send.
+    "stream_mode": ["messages-tuple"],
 }
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -193,6 +216,7 @@ class StreamResult:
     ttft: float | None = None  # seconds from sending the request to the first token
     max_gap: float = 0.0  # largest gap between two reads that carried tokens
     tokens: int = 0
+    steps: int = 0  # tool steps that reached the client
     total: float = 0.0
     error: str | None = None
     encoding: str = "identity"  # the response's Content-Encoding
@@ -205,6 +229,8 @@ def _count_ours(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
         head = frame[:48]
         if b"event: stream_event" in head:
             tokens += 1
+            if b'"type":"step_finished"' in frame[:96]:
+                result.steps += 1
         elif b"event: final" in head:
             done = True
         elif b"event: error" in head:
@@ -221,12 +247,17 @@ def _count_langgraph(frames: list[bytes], result: StreamResult) -> tuple[int, bo
             at = frame.find(b'"content":', 15)
             if at >= 0 and frame[at + 10 : at + 12] != b'""':
                 tokens += 1
+                if b'"type":"tool"' in frame:  # the tool node's result message
+                    result.steps += 1
         elif frame.startswith(b"event: error"):
             result.error = "error-frame"
     return tokens, False
 
 
-async def one_stream(client: httpx.AsyncClient, url: str, fmt: Format, body: bytes) -> StreamResult:
+async def one_stream(
+    client: httpx.AsyncClient, url: str, fmt: Format, body: bytes, *, agent: bool = False
+) -> StreamResult:
+    """One request; with ``agent``, a turn that finishes without a tool step is an error."""
     result = StreamResult()
     count = _count_ours if fmt == "ours" else _count_langgraph
     start = last = time.perf_counter()
@@ -263,6 +294,8 @@ async def one_stream(client: httpx.AsyncClient, url: str, fmt: Format, body: byt
                     result.tokens += tokens
         if fmt == "ours" and not done and result.error is None:
             result.error = "no-final"
+        if agent and not result.steps and result.error is None:
+            result.error = "no-tool-step"
     except asyncio.CancelledError:
         result.error = "time-limit"
         raise
@@ -282,6 +315,7 @@ class Summary:
     ok: int
     errors: dict[str, int]
     tokens: int
+    steps: int  # tool steps that reached the client
     wire_bytes: int
     tokens_min: int  # fewest tokens in one finished stream (all streams should match)
     tokens_max: int
@@ -295,6 +329,8 @@ class Summary:
     rss_peak: int | None = None  # largest summed RSS of the server tree, sampled
     hwm: int | None = None  # summed VmHWM of the server tree at the end
     encodings: dict[str, int] = field(default_factory=dict)  # responses by Content-Encoding
+    # Requests the stand-in served during the scenario, by the role of their last message.
+    upstream: dict[str, int] | None = None
 
     @property
     def tokens_per_second(self) -> float:
@@ -405,6 +441,7 @@ async def drive(
         ok=len(ok),
         errors=dict(errors),
         tokens=sum(r.tokens for r in results),
+        steps=sum(r.steps for r in results),
         wire_bytes=0,
         tokens_min=min((r.tokens for r in ok), default=0),
         tokens_max=max((r.tokens for r in ok), default=0),
@@ -430,16 +467,18 @@ async def run_scenario(
     time_limit: float,
     ramp: float = 0.0,
     body: dict[str, Any] | None = None,
+    agent: bool = False,
     watch: int | None = None,
     accept_encoding: str | None = None,
 ) -> Summary:
-    """Streams from a server at ``url``; ``watch`` is the server's pid; ``accept_encoding``
-    replaces httpx's default ``Accept-Encoding``."""
-    payload = orjson.dumps(body if body is not None else _default_body(fmt))
+    """Streams from a server at ``url``; ``agent`` runs tool-agent turns (unless ``body`` is
+    given); ``watch`` is the server's pid; ``accept_encoding`` replaces httpx's default
+    ``Accept-Encoding``."""
+    payload = _bodies(fmt, agent, body)
     backend = CountingBackend()
     async with counting_client(backend, concurrency, accept_encoding) as client:
         summary = await drive(
-            lambda: one_stream(client, url, fmt, payload),
+            lambda: one_stream(client, url, fmt, payload(), agent=agent),
             concurrency=concurrency,
             requests=requests,
             time_limit=time_limit,
@@ -450,13 +489,23 @@ async def run_scenario(
     return summary
 
 
-async def set_reply(upstream: str, tokens: int, delay_ms: float) -> None:
-    """Tell the stand-in (``python -m bench.openai_standin``) how to answer from now on."""
+async def set_reply(upstream: str, tokens: int, delay_ms: float, *, agent: bool = False) -> None:
+    """Tell the stand-in (``python -m bench.openai_standin``) how to answer from now on; with
+    ``agent``, the user's message with a tool call and the tool's result with the text."""
+    reply: dict[str, Any] = {"token_count": tokens, "delay": delay_ms / 1000}
+    if agent:
+        reply |= {"tool_calls": [AGENT_TOOL_CALL], "tools_then_text": True}
     async with httpx.AsyncClient() as client:
-        response = await client.put(
-            f"{upstream}/_bench/reply", json={"token_count": tokens, "delay": delay_ms / 1000}
-        )
+        response = await client.put(f"{upstream}/_bench/reply", json=reply)
         response.raise_for_status()
+
+
+async def upstream_roles(upstream: str) -> Counter[str]:
+    """The requests the stand-in has served so far, by the role of their last message."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{upstream}/_bench/stats")
+        response.raise_for_status()
+        return Counter(response.json()["last_roles"])
 
 
 def add_reply_arguments(parser: argparse.ArgumentParser) -> None:
@@ -468,8 +517,15 @@ def add_reply_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _default_body(fmt: Format) -> dict[str, Any]:
-    return OURS_BODY if fmt == "ours" else LANGGRAPH_BODY
+def _bodies(fmt: Format, agent: bool, body: dict[str, Any] | None) -> Callable[[], bytes]:
+    """Each request's body: ``body`` if given, else the format's; on ours, a new thread for
+    each agent turn (``langgraph dev``'s stateless runs get theirs from the server)."""
+    if body is None and agent and fmt == "ours":
+        return lambda: orjson.dumps({**OURS_AGENT_BODY, "threadId": f"bench-{uuid.uuid4().hex}"})
+    if body is None:
+        body = LANGGRAPH_AGENT_BODY if agent else (OURS_BODY if fmt == "ours" else LANGGRAPH_BODY)
+    payload = orjson.dumps(body)
+    return lambda: payload
 
 
 def describe(summary: Summary) -> str:
@@ -486,6 +542,9 @@ def describe(summary: Summary) -> str:
         f" (Content-Encoding: {summary.encodings or '-'})",
         f"client CPU {summary.client_cpu:.2f} s",
     ]
+    if summary.steps or summary.upstream:
+        roles = summary.upstream or "-"
+        lines.append(f"tool steps {summary.steps}; stand-in requests by last role {roles}")
     if summary.cpu_us_per_token is not None:
         kernel = (summary.cpu_system or 0) / summary.cpu * 100 if summary.cpu else 0
         lines.append(f"server CPU {summary.cpu_us_per_token:.0f} us/token ({kernel:.0f}% kernel)")
@@ -512,6 +571,9 @@ def main(argv: list[str] | None = None) -> None:
         "--ramp", type=float, default=0.0, help="spread the first streams over these seconds"
     )
     parser.add_argument("--body", help="JSON request body (default: one per format)")
+    parser.add_argument(
+        "--agent", action="store_true", help="tool-agent turns, one tool call each (see above)"
+    )
     parser.add_argument("--watch-pid", type=int, help="server process (tree) to measure")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -524,8 +586,9 @@ def main(argv: list[str] | None = None) -> None:
     body = orjson.loads(args.body) if args.body else None
 
     async def scenario() -> Summary:
+        before: Counter[str] | None = None
         if args.upstream:
-            await set_reply(args.upstream, 20, 0)
+            await set_reply(args.upstream, 20, 0, agent=args.agent)
             if args.warmup:
                 await run_scenario(
                     args.url,
@@ -534,10 +597,12 @@ def main(argv: list[str] | None = None) -> None:
                     requests=args.warmup,
                     time_limit=args.time_limit,
                     body=body,
+                    agent=args.agent,
                     accept_encoding=args.accept_encoding,
                 )
-            await set_reply(args.upstream, args.tokens, args.delay_ms)
-        return await run_scenario(
+            await set_reply(args.upstream, args.tokens, args.delay_ms, agent=args.agent)
+            before = await upstream_roles(args.upstream)
+        summary = await run_scenario(
             args.url,
             args.format,
             concurrency=args.concurrency,
@@ -545,9 +610,13 @@ def main(argv: list[str] | None = None) -> None:
             time_limit=args.time_limit,
             ramp=args.ramp,
             body=body,
+            agent=args.agent,
             watch=args.watch_pid,
             accept_encoding=args.accept_encoding,
         )
+        if before is not None:
+            summary.upstream = dict((await upstream_roles(args.upstream)) - before)
+        return summary
 
     use_uvloop()
     summary = asyncio.run(scenario())

@@ -8,12 +8,17 @@ every chunk has a field the SDK does not know, the usage chunk has ``"choices": 
 
 Tests script faults per request (HTTP 401/429/500 before the stream, a connection dropped
 mid-stream, slow tokens), read back what each request carried, and learn when a client closed a
-stream early.
+stream early. A reply with ``tools_then_text`` plays one agent turn per conversation (its tool
+calls for the user's message, its text for the tool results), so a single default reply serves
+any number of concurrent agent turns, as benchmarks need.
 
 Written on raw asyncio streams rather than a web framework so that, in benchmarks, the stand-in
 costs as little CPU as it can and does not blur the figures of the server under test.
 
-Run alone: ``python -m bench.openai_standin --port 9100 --tokens 200 --delay-ms 20``.
+Run alone: ``python -m bench.openai_standin --port 9100 --tokens 200 --delay-ms 20``; add
+``--tool-call '{"name": "calculator", "arguments": {"expression": "17*23"}}'`` to play agent
+turns. ``PUT /_bench/reply`` (Reply fields as JSON) changes the default reply, and
+``GET /_bench/stats`` counts the requests served by the role of their last message.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -75,6 +81,23 @@ class Reply:
     tool_style: ToolStyle = "pieces"
     # Sent first as "reasoning_content" and "reasoning" deltas, which a client must ignore.
     reasoning: str | None = None
+    # With tool_calls: the calls alone answer a request whose last message is the user's, the
+    # text alone answers any other (a tool result): one tool round per turn, then the answer.
+    tools_then_text: bool = False
+
+    def answering(self, body: dict[str, Any]) -> Reply:
+        """What this reply sends to a request with ``body``."""
+        if not (self.tools_then_text and self.tool_calls):
+            return self
+        if last_role(body) != "user":
+            return replace(self, tool_calls=[], tools_then_text=False)
+        # Ids unique across turns, as a vendor's are (call_0 in every thread would do too).
+        turn = secrets.token_hex(6)
+        calls = [
+            replace(call, id=call.id or f"call_{turn}_{i}")
+            for i, call in enumerate(self.tool_calls)
+        ]
+        return replace(self, tokens=[], tool_calls=calls, tools_then_text=False)
 
     def finish(self) -> str:
         if self.finish_reason is not None:
@@ -117,6 +140,8 @@ class OpenAIStandIn:
     script: deque[Reply] = field(default_factory=deque)
     seen: list[Seen] = field(default_factory=list)
     served_model: str | None = None  # the name replies carry; None echoes the one asked for
+    # Requests served, by the role of their last message (kept when ``seen`` is cleared).
+    last_roles: Counter[str] = field(default_factory=Counter)
     _server: asyncio.Server | None = None
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -134,6 +159,7 @@ class OpenAIStandIn:
         self.seen.clear()
         self.default = Reply()
         self.served_model = None
+        self.last_roles.clear()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=2048)
@@ -209,7 +235,8 @@ class OpenAIStandIn:
         body = orjson.loads(raw or b"{}")
         seen = Seen(body)
         self.seen.append(seen)
-        reply = self.script.popleft() if self.script else self.default
+        self.last_roles[last_role(body)] += 1
+        reply = (self.script.popleft() if self.script else self.default).answering(body)
         if reply.status != 200:
             error = {"message": reply.error_message, "type": "stand_in", "code": reply.status}
             await _send_json(writer, reply.status, {"error": error})
@@ -340,6 +367,12 @@ class OpenAIStandIn:
         return [s for s in self.seen if s.closed_by_client]
 
 
+def last_role(body: dict[str, Any]) -> str:
+    """The role of the request's last message ("none" when it has none)."""
+    messages = body.get("messages") or [{}]
+    return str(messages[-1].get("role", "none"))
+
+
 def _tool_call_deltas(reply: Reply) -> list[bytes]:
     """The ``delta`` objects that stream the reply's tool calls in its ``tool_style``."""
     deltas: list[bytes] = []
@@ -385,16 +418,26 @@ async def _send_json(writer: asyncio.StreamWriter, status: int, payload: Any) ->
     await writer.drain()
 
 
+def reply_from_json(fields: dict[str, Any]) -> Reply:
+    """A Reply from its fields as JSON, tool calls as ``{"name", "arguments", "id"}`` objects."""
+    calls = [ToolCall(**call) for call in fields.get("tool_calls", [])]
+    return Reply(**{**fields, "tool_calls": calls})
+
+
 class _BenchStandIn(OpenAIStandIn):
     """The CLI's stand-in: ``PUT /_bench/reply`` with Reply fields changes the default reply,
-    so one benchmark run can switch between scenarios without restarting the servers."""
+    so one benchmark run can switch between scenarios without restarting the servers;
+    ``GET /_bench/stats`` tells a load generator what the requests it caused carried."""
 
     async def _respond(
         self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter
     ) -> bool:
         if method == "PUT" and path == "/_bench/reply":
-            self.default = Reply(**orjson.loads(raw))
+            self.default = reply_from_json(orjson.loads(raw))
             await _send_json(writer, 200, {"token_count": self.default.token_count})
+            return True
+        if method == "GET" and path == "/_bench/stats":
+            await _send_json(writer, 200, {"last_roles": dict(self.last_roles)})
             return True
         return await super()._respond(method, path, raw, writer)
 
@@ -405,14 +448,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--tool-call",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='{"name": ..., "arguments": {...}}: answer each user message with this tool call '
+        "(repeat for parallel calls) and each tool result with the text",
+    )
     args = parser.parse_args()
+    calls = [orjson.loads(call) for call in args.tool_call]
 
     async def serve() -> None:
-        standin = _BenchStandIn(
-            host=args.host,
-            port=args.port,
-            default=Reply(token_count=args.tokens, delay=args.delay_ms / 1000),
-        )
+        default = {"token_count": args.tokens, "delay": args.delay_ms / 1000}
+        if calls:
+            default |= {"tool_calls": calls, "tools_then_text": True}
+        standin = _BenchStandIn(host=args.host, port=args.port, default=reply_from_json(default))
         await standin.start()
         print(f"OpenAI stand-in on {standin.base_url}", flush=True)
         # Benchmarks run for hours at most; keep no per-request history.

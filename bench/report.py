@@ -1,7 +1,10 @@
-"""What ``bench.stream`` prints: one markdown table of every row, then the issue's targets, each
-with the figure this run reached."""
+"""What ``bench.stream`` prints: one markdown table of the streaming rows, one of the agent rows
+(figures per turn rather than per token), then the issues' targets, each with the figure this run
+reached."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from bench.load import percentile
 from bench.scenarios import Row
@@ -10,8 +13,14 @@ HEADER = (
     "| system | scenario | ok | TTFT p50 ms | TTFT p99 ms | gap p99 ms | total p50 ms | tok/s "
     "| CPU us/tok | peak RSS MB | wire B/tok | client CPU % | errors |"
 )
+AGENT_HEADER = (
+    "| system | scenario | turns ok | turn p50 ms | turn p99 ms | CPU ms/turn | peak RSS MB "
+    "| tool steps seen | stand-in requests user/tool | client CPU % | errors |"
+)
 # Gap, TTFT (both p99, seconds) and errors within which a server "holds" its streams.
 HOLD_GAP, HOLD_TTFT = 0.1, 0.25
+# Issue 12: ours spends at least this many times less CPU per tool-agent turn than langgraph dev.
+AGENT_CPU_RATIO = 2.0
 
 
 def _ms(value: float | None) -> str:
@@ -42,9 +51,32 @@ def row_figures(row: Row) -> dict[str, float | None]:
     }
 
 
+def agent_figures(row: Row) -> dict[str, float | None]:
+    """Per turn: a turn is one finished stream, so CPU is the server's over the scenario divided
+    by the turns that finished (errors make it look dearer, never cheaper)."""
+    r = row.result or {}
+    ok, wall, cpu = r.get("ok") or 0, r.get("wall") or 0.0, r.get("cpu")
+    return {
+        "total_p50": percentile(r.get("total", []), 50),
+        "total_p99": percentile(r.get("total", []), 99),
+        "cpu_ms": cpu / ok * 1000 if cpu is not None and ok else None,
+        "rss_mb": r["rss_peak"] / 2**20 if r.get("rss_peak") else None,
+        "client_pct": r.get("client_cpu", 0.0) / wall * 100 if wall else None,
+    }
+
+
+def _errors(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(result["errors"].items())) or "0"
+
+
 def table(rows: list[Row]) -> str:
+    """The streaming rows, or nothing; the agent rows go to ``agent_table``."""
+    if all(row.scenario.agent for row in rows):
+        return ""
     lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for row in rows:
+        if row.scenario.agent:
+            continue
         name = f"{row.system.label}"
         what = row.scenario.describe()
         if row.result is None:
@@ -52,13 +84,36 @@ def table(rows: list[Row]) -> str:
             continue
         f = row_figures(row)
         r = row.result
-        errors = ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "0"
+        errors = _errors(r)
         lines.append(
             f"| {name} | {what} | {r['ok']}/{r['streams']} | {_ms(f['ttft_p50'])} "
             f"| {_ms(f['ttft_p99'])} | {_ms(f['gap_p99'])} | {_ms(f['total_p50'])} "
             f"| {_num(f['tok_s'])} | {_num(f['cpu_us'])} | {_num(f['rss_mb'])} "
             f"| {_num(f['bytes'], 1) if row.system.is_server else '-'} "
             f"| {_num(f['client_pct'])} | {errors} |"
+        )
+    return "\n".join(lines)
+
+
+def agent_table(rows: list[Row]) -> str:
+    """The agent rows, or nothing. The stand-in's requests say whether every turn ran its tool:
+    one whose last message is the user's and one whose last message is the tool's result."""
+    agent = [row for row in rows if row.scenario.agent]
+    if not agent:
+        return ""
+    lines = [AGENT_HEADER, "|" + "---|" * AGENT_HEADER.count(" | ") + "---|"]
+    for row in agent:
+        name, what = row.system.label, row.scenario.describe()
+        if row.result is None:
+            lines.append(f"| {name} | {what} | failed: {row.failure} |" + " |" * 8)
+            continue
+        f, r = agent_figures(row), row.result
+        roles = r.get("upstream")
+        upstream = f"{roles.get('user', 0)}/{roles.get('tool', 0)}" if roles is not None else "-"
+        lines.append(
+            f"| {name} | {what} | {r['ok']}/{r['streams']} | {_ms(f['total_p50'])} "
+            f"| {_ms(f['total_p99'])} | {_num(f['cpu_ms'], 1)} | {_num(f['rss_mb'])} "
+            f"| {r.get('steps', 0)} | {upstream} | {_num(f['client_pct'])} | {_errors(r)} |"
         )
     return "\n".join(lines)
 
@@ -79,7 +134,7 @@ def versus(rows: list[Row]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for base in rows:
-        if base.system.mirrors is None or base.result is None:
+        if base.system.mirrors is None or base.result is None or base.scenario.agent:
             continue
         this = _find(rows, base.system.mirrors, base.scenario.name)
         if this is None or this.result is None:
@@ -180,6 +235,10 @@ def targets(rows: list[Row]) -> str:
     if client:
         out.append(client)
 
+    agent = _agent_target(rows, ours, note)
+    if agent:
+        out.append(agent)
+
     single, floor = _find(rows, ours, "single"), _find(rows, "astream", "single")
     ours1 = row_figures(single)["ttft_p50"] if single else None
     floor1 = row_figures(floor)["ttft_p50"] if floor else None
@@ -190,7 +249,11 @@ def targets(rows: list[Row]) -> str:
             f"{added:.1f} ms ({_ms(ours1)} vs {_ms(floor1)} ms): {_verdict(added <= 3)}"
         )
 
-    wire = [(row.scenario.name, row_figures(row)["bytes"]) for row in _ran(rows, ours)]
+    wire = [
+        (row.scenario.name, row_figures(row)["bytes"])
+        for row in _ran(rows, ours)
+        if not row.scenario.agent  # a turn's steps and final frame are not per-token costs
+    ]
     wire_b = [(name, value) for name, value in wire if value is not None]
     if wire_b:
         shown = ", ".join(f"{name} {value:.1f}" for name, value in wire_b)
@@ -236,4 +299,50 @@ def _model_client(rows: list[Row]) -> str | None:
     return (
         "- issue 10: CPU per token at c50, MODEL_CLIENT=fast, within 5% of the baseline "
         f"(at most 5% above it): {reached}"
+    )
+
+
+def _agent_target(rows: list[Row], ours: str, note: str) -> str | None:
+    """Issue 12's target: CPU per tool-agent turn at 50 concurrent turns, ours against
+    ``langgraph dev``, both read off the same scenario of the same run; with, for each, the
+    turns, the tool results the stand-in saw (one per turn when every turn ran its tool) and the
+    errors.
+
+    The CPU of a turn cut by the time limit is in the total but the turn is not counted, which
+    makes a system look dearer. For ours that only errs against us; for langgraph dev the verdict
+    then takes its CPU over every turn started, a lower bound of its cost per turn."""
+    mine, theirs = _find(rows, ours, "agent50"), _find(rows, "langgraph", "agent50")
+    if mine is None:
+        return None
+    cpu = agent_figures(mine)["cpu_ms"]
+    lg_cpu = agent_figures(theirs)["cpu_ms"] if theirs else None
+    head = (
+        "- issue 12: tool-agent CPU per turn at 50 concurrent turns, ours vs langgraph dev "
+        f"(at least {AGENT_CPU_RATIO:g}x less){note}: "
+    )
+    if cpu is None or lg_cpu is None or theirs is None or theirs.result is None:
+        why = "langgraph dev not run" if theirs is None else "no turn finished on one of them"
+        return head + f"{_num(cpu, 1)} ms vs {_num(lg_cpu, 1)} ms ({why}): n/a"
+    r = theirs.result
+    shown = f"{lg_cpu:.1f} ms"
+    if r["ok"] < r["streams"]:
+        lg_cpu = r["cpu"] / r["streams"] * 1000
+        shown = f"at least {lg_cpu:.1f} ms (its CPU over all {r['streams']} turns started)"
+    ratio = lg_cpu / cpu
+    checks = "; ".join(
+        f"{label} {_turns(row)}" for label, row in (("ours", mine), ("langgraph dev", theirs))
+    )
+    return (
+        head + f"{cpu:.1f} ms vs {shown} ({ratio:.1f}x): "
+        f"{_verdict(ratio >= AGENT_CPU_RATIO)} ({checks})"
+    )
+
+
+def _turns(row: Row) -> str:
+    r = row.result or {}
+    roles = r.get("upstream") or {}
+    errors = sum(r.get("errors", {}).values())
+    return (
+        f"{r.get('ok', 0)}/{r.get('streams', 0)} turns, {roles.get('tool', '?')} tool results "
+        f"upstream, {errors} errors"
     )

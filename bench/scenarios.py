@@ -27,9 +27,12 @@ class Scenario:
     tokens: int
     delay_ms: float
     ramp: float = 0.0  # seconds over which the first streams start
+    agent: bool = False  # tool-agent turns, one tool call each, instead of streaming-chat replies
 
     def describe(self) -> str:
         reply = f"{self.tokens} tok @ {self.delay_ms:g} ms"
+        if self.agent:
+            return f"{self.concurrency} tool-agent turns at once, 1 tool call each, answer {reply}"
         if self.name == "single":
             return f"{self.requests} x 1 stream, {reply}"
         if self.ramp:
@@ -42,7 +45,8 @@ class Scenario:
 
 def scenarios(quick: bool) -> dict[str, Scenario]:
     """c<N>: N streams started at once; h<N>: N streams held, each of N workers running three in
-    a row, their first starts spread over one stream's length (steady arrivals)."""
+    a row, their first starts spread over one stream's length (steady arrivals); agent<N>: N
+    tool-agent turns started at once, each a tool call then a short answer (figures per turn)."""
     tokens = 50 if quick else 200
     ramp = tokens * 20 / 1000
     return {
@@ -55,12 +59,13 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             Scenario("c500", 500, 500, tokens, 20),
             Scenario("h150", 150, 450, tokens, 20, ramp=ramp),
             Scenario("h200", 200, 600, tokens, 20, ramp=ramp),
+            Scenario("agent50", 50, 50, 20, 20, agent=True),
         )
     }
 
 
 SCENARIO_NAMES = tuple(scenarios(quick=False))
-QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200")
+QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200", "agent50")
 
 
 @dataclass
@@ -106,6 +111,7 @@ def scenario_args(scenario: Scenario, upstream: str, time_limit: float) -> list[
         "--warmup",
         "5",
         "--json",
+        *(["--agent"] if scenario.agent else []),
     ]
 
 

@@ -19,10 +19,12 @@ generator to ``--client-cores``. CPU per token is the server tree's utime + stim
 scenario divided by the tokens delivered; RSS is the tree's largest summed RSS, sampled.
 
 Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; ``c<N>``, N streams
-started at once; ``h<N>``, N streams held with steady arrivals. The table and the issue's targets
-are printed by ``bench.report``.
+started at once; ``h<N>``, N streams held with steady arrivals; ``agent50``, tool-agent turns (one
+calculator call each, then a short answer), 50 at once, on the servers only: ours and
+``langgraph dev`` run the same graph version against the same stand-in, and CPU is counted per
+turn. The tables and the issues' targets are printed by ``bench.report``.
 
-``python -m bench.stream`` (about 9 minutes), ``--quick`` (about 4), ``--baseline main~3`` to add
+``python -m bench.stream`` (about 10 minutes), ``--quick`` (about 4), ``--baseline main~3`` to add
 the baseline, ``--help`` for the rest.
 """
 
@@ -49,7 +51,7 @@ from bench.baseline import (
     twin,
 )
 from bench.children import REPO, standin
-from bench.report import table, targets, versus
+from bench.report import agent_table, table, targets, versus
 from bench.scenarios import QUICK_SCENARIOS, SCENARIO_NAMES, Row, run_system, scenarios
 from bench.systems import DEFAULT_SYSTEMS, QUICK_SYSTEMS, SYSTEMS, System
 
@@ -132,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
                 if args.scenarios:  # named explicitly: run them even if not a default
                     wanted = chosen or []
                 todo = [all_scenarios[s] for s in wanted]
+                if not system.is_server:  # the floors stream a model, they run no graph turns
+                    todo = [s for s in todo if not s.agent]
                 if not todo:
                     continue
                 print(f"# {system.label}", file=sys.stderr, flush=True)
@@ -154,8 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{load_start:.2f} at the start, {load_end:.2f} at the end (other work on the "
             "machine shows up as noise in every figure).",
             "",
-            table(rows),
-            "",
+            *(f"{part}\n" for part in (table(rows), agent_table(rows)) if part),
             *_against(base, rows),
             targets(rows),
         ]

@@ -40,7 +40,7 @@ SYSTEMS = {
             "ours (python -m app)",
             "ours",
             # c500 (overload) last: what it leaves behind must not count against the others.
-            scenarios=("single", "c1", "c50", "c200", "h150", "h200", "c500"),
+            scenarios=("single", "c1", "c50", "c200", "h150", "h200", "agent50", "c500"),
         ),
         # langchain's stock ChatOpenAI in place of our fast client (issue 10); a tree without
         # the setting ignores it and runs its only client.
@@ -69,7 +69,12 @@ SYSTEMS = {
             all_cores=True,
             scenarios=("c50", "c200", "h150", "h200"),
         ),
-        System("langgraph", "langgraph dev (n-jobs 256)", "langgraph"),
+        System(
+            "langgraph",
+            "langgraph dev (n-jobs 256)",
+            "langgraph",
+            scenarios=("single", "c1", "c50", "c200", "agent50", "c500"),
+        ),
         System("astream", "ChatOpenAI.astream, in-process", "astream"),
         System("fast", "FastChatOpenAI.astream, in-process", "fast"),
         System("graph", "graph.astream(messages), in-process", "graph"),

@@ -99,7 +99,8 @@ def answer_from_results(messages: Sequence[BaseMessage]) -> str:
             parts.append(f"It is {result.text} in {args.get('timezone', 'UTC')}.")
         elif name == "search_docs":
             first = result.text.split("\n\n", 1)[0]
-            parts.append(f"From the docs: {first[:240]}")
+            cut = first if len(first) <= 240 else first[:240].rsplit(" ", 1)[0] + " ..."
+            parts.append(f"From the docs: {cut}")
         else:
             parts.append(result.text)
     return " ".join(parts) or "Done."

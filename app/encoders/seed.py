@@ -61,7 +61,9 @@ def final_response(turn: Turn, reply: Reply) -> FinalResponse:
             finishReason=reply.finish_reason,
             timings=Timings(ttftMs=_ms(reply.ttft_ms), totalMs=_ms(reply.total_ms) or 0.0),
             steps=[_final_step(step) for step in reply.steps] if reply.steps else None,
-            interrupt=FinalInterrupt(id=reply.interrupt.id, value=reply.interrupt.value)
+            interrupt=FinalInterrupt(
+                id=reply.interrupt.id, value=reply.interrupt.value, stepId=reply.interrupt.step_id
+            )
             if reply.interrupt is not None
             else None,
         ),

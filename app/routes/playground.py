@@ -17,6 +17,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 ASSETS: dict[str, str] = {
     "playground.css": "text/css; charset=utf-8",
     "playground.js": "text/javascript; charset=utf-8",
+    "reply.js": "text/javascript; charset=utf-8",
     "sse.js": "text/javascript; charset=utf-8",
 }
 

@@ -11,6 +11,7 @@ from app.error_map import raise_mapped
 from app.errors import ThreadBusy
 from app.schemas import ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
+from app.turn_tap import attachments_of as _attachments
 
 router = APIRouter(tags=["threads"])
 
@@ -30,9 +31,14 @@ async def thread_messages(
     thread_id: ThreadIdPath, services: ServicesDep, user_id: UserIdQuery = "anonymous"
 ) -> dict[str, Any]:
     saved = await services.threads.require(thread_id, user_id)
-    conversation = services.threads.graph_of(saved).conversation
-    messages: list[BaseMessage] = conversation.messages(saved.checkpoint["channel_values"])
-    return {"threadId": thread_id, "messages": [_message(m) for m in messages]}
+    version = services.threads.graph_of(saved)
+    messages: list[BaseMessage] = version.conversation.messages(saved.checkpoint["channel_values"])
+    body: dict[str, Any] = {"threadId": thread_id, "messages": [_message(m) for m in messages]}
+    pending = await services.runs.runner.pending_interrupts(version, thread_id)
+    if pending:
+        # What the thread waits for: answer it with "resume" on POST /stream.
+        body["pendingInterrupt"] = {"id": pending[0].id, "value": pending[0].value}
+    return body
 
 
 def _message(message: BaseMessage) -> dict[str, Any]:
@@ -49,6 +55,9 @@ def _message(message: BaseMessage) -> dict[str, Any]:
         ]
     if isinstance(message, ToolMessage):
         out.update(toolCallId=message.tool_call_id, name=message.name, status=message.status)
+        attachments = _attachments(message.artifact)
+        if attachments:
+            out["attachments"] = attachments
     return out
 
 

@@ -1,9 +1,11 @@
-// The playground: pick a graph version, tune its settings, chat with it token by token.
+// The playground: pick a graph version, tune its settings, chat with it token by token, watch
+// an agent's tool steps and answer its questions.
 //
 // Everything goes through the server's public API (/graph-types, /stream, /cancel/{id},
 // /threads/{id}/messages), exactly as any other client would use it. URLs are relative to the
 // page so that it also works behind a reverse proxy that serves the server under a prefix.
 
+import { Reply } from "./reply.js";
 import { readEvents } from "./sse.js";
 
 const STORE_KEY = "agent-playground";
@@ -91,9 +93,10 @@ function askForKey() {
 }
 
 class ServerError extends Error {
-  constructor({ code, message }) {
+  constructor({ code, message, details }) {
     super(message || "The server reported an error.");
     this.code = code || "error";
+    this.details = details ?? {};
   }
 }
 
@@ -112,6 +115,8 @@ async function errorOf(response) {
 
 // --- Rendering the conversation -------------------------------------------------------------
 
+const replies = new WeakMap(); // an assistant's <li> -> its Reply
+
 function addMessage(role, text = "") {
   const item = document.createElement("li");
   item.className = `message ${role}`;
@@ -123,8 +128,11 @@ function addMessage(role, text = "") {
   body.textContent = text;
   item.append(who, body);
   ui.transcript.append(item);
+  if (role === "assistant") replies.set(item, new Reply(item));
   return item;
 }
+
+const replyOf = (item) => replies.get(item);
 
 function scrollToEnd(force = false) {
   const root = document.scrollingElement;
@@ -153,6 +161,17 @@ function setBusy(busy) {
   ui.stop.disabled = !busy;
   ui.graph.disabled = busy || catalog.length === 0;
   ui.version.disabled = busy || catalog.length === 0;
+  for (const button of ui.transcript.querySelectorAll(".approval:not([data-answered]) button")) {
+    button.disabled = busy;
+  }
+}
+
+/** The question the agent is waiting on, if the page knows of one. */
+const pendingApproval = () => ui.transcript.querySelector(".approval:not([data-answered])");
+
+function remind(panel) {
+  panel.querySelector(".approval-hint").hidden = false;
+  panel.scrollIntoView({ block: "nearest" });
 }
 
 async function loadHistory() {
@@ -166,10 +185,7 @@ async function loadHistory() {
     return;
   }
   if (response.ok) {
-    const body = await response.json();
-    for (const m of body.messages ?? []) {
-      if (m.role === "user" || m.role === "assistant") addMessage(m.role, m.content);
-    }
+    showHistory((await response.json()).messages ?? []);
     scrollToEnd(true);
     return;
   }
@@ -180,6 +196,44 @@ async function loadHistory() {
     return;
   }
   showNotice(`Could not load this thread's history: ${error.code}: ${error.message}`);
+}
+
+/**
+ * Everything the agent did between two user messages is one reply: its tool calls and their
+ * results become steps, and its last text is the answer, as when the turn streamed.
+ */
+function showHistory(messages) {
+  const shown = [];
+  let reply = null;
+  for (const m of messages) {
+    if (m.role === "user") {
+      addMessage("user", m.content);
+      reply = null;
+    } else if (m.role === "assistant" || m.role === "tool") {
+      if (reply === null) {
+        reply = replyOf(addMessage("assistant"));
+        shown.push(reply);
+      }
+      if (m.role === "tool") {
+        reply.finishStep({ id: m.toolCallId, name: m.name, output: m.content, status: m.status });
+        continue;
+      }
+      if (m.content) reply.appendText(m.content);
+      for (const call of m.toolCalls ?? []) reply.startStep(call);
+    }
+  }
+  // A tool call without its result can only be one the graph stopped at to ask a question
+  // (the server closes the calls of a cancelled or failed turn). The history does not carry
+  // that question; a new message is refused with it, and the page shows it then.
+  for (const r of shown) r.settleSteps(r === shown.at(-1) ? "waiting" : "incomplete");
+  const last = shown.at(-1);
+  if (last?.waitingSteps.length > 0) {
+    const hint = "The agent is waiting for an answer; send a message to see its question.";
+    const p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = hint;
+    last.item.append(p);
+  }
 }
 
 // --- The settings form, generated from the version's JSON schema --------------------------
@@ -268,7 +322,8 @@ function setControl(control, field, value) {
 
 function renderSettings(version) {
   ui.settings.textContent = "";
-  ui.description.textContent = version.description ?? "";
+  const asks = version.interrupts ? " It may stop to ask for your approval." : "";
+  ui.description.textContent = (version.description ?? "") + asks;
   fields = fieldsOf(version.settingsSchema ?? {});
   const saved = state.settings[version.ref] ?? {};
   for (const field of fields) {
@@ -381,6 +436,8 @@ function formatMetrics(turn, final) {
     parts.push(`${(tokens / (streamingMs / 1000)).toFixed(1)} tokens/s`);
   }
   parts.push(`${tokens} token${tokens === 1 ? "" : "s"}`);
+  const steps = meta.steps?.length ?? 0;
+  if (steps > 0) parts.push(`${steps} step${steps === 1 ? "" : "s"}`);
   if (meta.model) parts.push(meta.model);
   if (meta.finishReason && meta.finishReason !== "stop") parts.push(meta.finishReason);
   return parts.join(" · ");
@@ -398,17 +455,75 @@ function finishReply(item, status, note, isError = false) {
   }
 }
 
-async function send(content) {
+/** The body of a POST /stream on this thread, or null if the settings form is not valid. */
+function requestBody(input) {
   const version = currentVersion();
-  if (!version) return;
+  if (!version) return null;
   const values = settingsValues();
   if (!ui.settings.checkValidity()) {
     ui.settingsPanel.open = true;
     ui.settings.reportValidity();
+    return null;
+  }
+  return {
+    requestId: newId(),
+    threadId: state.threadId,
+    userId: state.userId,
+    agentId: "playground",
+    graphType: version.ref.split("::")[0],
+    graphSettings: { graphType: version.ref, ...values },
+    ...input,
+  };
+}
+
+async function send(content) {
+  const waiting = pendingApproval();
+  if (waiting) {
+    remind(waiting);
     return;
   }
+  const body = requestBody({ message: { content } });
+  if (!body) return;
+  showNotice("");
+  const asked = addMessage("user", content);
+  const item = addMessage("assistant");
+  ui.message.value = "";
+  await streamTurn(item, body, (error) => {
+    const interrupt = error.details.interrupt;
+    if (error.code !== "interrupt_pending" || !interrupt) return false;
+    // The thread is waiting on a question this page did not see (it came before a reload):
+    // ask it on the reply that stopped for it, and give the message back for later.
+    asked.remove();
+    item.remove();
+    if (!ui.message.value) ui.message.value = content;
+    const items = ui.transcript.querySelectorAll("li.message.assistant");
+    const reply = replyOf(items[items.length - 1] ?? addMessage("assistant"));
+    reply.item.querySelector(":scope > .hint")?.remove();
+    remind(ask(reply, interrupt));
+    return true;
+  });
+}
+
+/** Show an interrupt's question on ``reply``; an answer continues the turn in that reply. */
+function ask(reply, interrupt) {
+  reply.settleSteps("waiting");
+  return reply.askApproval(interrupt, async (answer) => {
+    const body = run ? null : requestBody({ resume: answer });
+    if (!body) return false;
+    showNotice("");
+    return streamTurn(reply.item, body);
+  });
+}
+
+/**
+ * Stream one turn into the assistant's ``item``. ``onRefused(error)`` may take care of a
+ * refusal before streaming (returning true). Resolves to false only if the server refused the
+ * request before streaming and so may still take another one for the same answer.
+ */
+async function streamTurn(item, body, onRefused = () => false) {
+  const reply = replyOf(item);
   const turn = {
-    requestId: newId(),
+    requestId: body.requestId,
     controller: new AbortController(),
     startedAt: performance.now(),
     firstAt: null,
@@ -416,38 +531,34 @@ async function send(content) {
     chunks: 0,
   };
   run = turn;
-  showNotice("");
-  addMessage("user", content);
-  const item = addMessage("assistant");
+  for (const old of item.querySelectorAll(":scope > .metrics, :scope > .error")) old.remove();
   item.dataset.status = "streaming";
   item.dataset.requestId = turn.requestId;
   const text = item.querySelector(".text");
   // Screen readers hold a busy live region's updates and read the reply once, when it is done.
   text.setAttribute("aria-live", "polite");
   text.setAttribute("aria-busy", "true");
-  ui.message.value = "";
   setBusy(true);
   scrollToEnd(true);
 
-  const body = {
-    requestId: turn.requestId,
-    threadId: state.threadId,
-    userId: state.userId,
-    agentId: "playground",
-    graphType: version.ref.split("::")[0],
-    graphSettings: { graphType: version.ref, ...values },
-    message: { content },
-  };
+  let accepted = false;
   try {
-    const response = await postStream(body, turn.controller.signal);
+    let response;
+    try {
+      response = await postStream(body, turn.controller.signal);
+    } catch (err) {
+      if (err instanceof ServerError) {
+        accepted = err.code === "no_pending_interrupt"; // nothing left to answer
+        if (onRefused(err)) return true;
+      }
+      throw err;
+    }
+    accepted = true;
     let final = null;
     for await (const event of readEvents(response.body)) {
       if (event.event === "stream_event") {
-        const data = JSON.parse(event.data);
-        if (data.type !== "chunk") continue;
+        if (!showEvent(reply, turn, JSON.parse(event.data))) continue;
         turn.firstAt ??= performance.now();
-        turn.chunks += 1;
-        text.textContent += data.content;
         scrollToEnd();
       } else if (event.event === "final") {
         final = JSON.parse(event.data);
@@ -461,10 +572,20 @@ async function send(content) {
       throw new ServerError({ code: "stream_ended", message });
     }
     turn.endedAt = performance.now();
-    text.textContent = final.text;
-    const cancelled = final.metadata?.finishReason === "cancelled";
-    finishReply(item, cancelled ? "stopped" : "done", formatMetrics(turn, final));
+    const meta = final.metadata ?? {};
+    reply.setText(final.text ?? "");
+    for (const step of meta.steps ?? []) reply.finishStep(step);
+    reply.showAttachments(final.attachments);
+    if (meta.finishReason === "interrupted" && meta.interrupt) {
+      ask(reply, meta.interrupt);
+      finishReply(item, "interrupted", formatMetrics(turn, final));
+    } else {
+      reply.settleSteps("incomplete");
+      const cancelled = meta.finishReason === "cancelled";
+      finishReply(item, cancelled ? "stopped" : "done", formatMetrics(turn, final));
+    }
   } catch (err) {
+    reply.settleSteps("incomplete");
     if (turn.controller.signal.aborted) {
       finishReply(item, "stopped", "Stopped.");
     } else if (err instanceof ServerError) {
@@ -476,6 +597,31 @@ async function send(content) {
     if (run === turn) run = null;
     setBusy(false);
     scrollToEnd();
+  }
+  return accepted;
+}
+
+/** Draw one stream_event on the reply; false for kinds this page does not know. */
+function showEvent(reply, turn, data) {
+  switch (data.type) {
+    case "chunk":
+      turn.chunks += 1;
+      reply.appendText(data.content);
+      return true;
+    case "step_started":
+      reply.startStep(data.step);
+      return true;
+    case "tool_input_chunk":
+      reply.inputChunk(data.stepId, data.chunk);
+      return true;
+    case "tool_output_chunk":
+      reply.outputChunk(data.stepId, data.chunk);
+      return true;
+    case "step_finished":
+      reply.finishStep(data.step);
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -51,6 +51,11 @@ def tool_rounds(messages: list[BaseMessage]) -> int:
     return rounds
 
 
+def tool_error_message(error: Exception) -> str:
+    """What the model is told when a tool fails: the error, plainly."""
+    return f"Error: {error}"
+
+
 def build_agent_graph(
     models: ChatModelFactory, settings_type: type[AgentSettings]
 ) -> StateGraph[Any, Any, Any, Any]:
@@ -74,7 +79,7 @@ def build_agent_graph(
     graph = StateGraph(AgentState, context_schema=settings_type)
     graph.add_node(AGENT, agent)
     # Tool errors go back to the model as error results instead of failing the turn.
-    graph.add_node(TOOLS_NODE, ToolNode(TOOLS, handle_tool_errors=True))
+    graph.add_node(TOOLS_NODE, ToolNode(TOOLS, handle_tool_errors=tool_error_message))
     graph.add_edge(START, AGENT)
     graph.add_conditional_edges(AGENT, tools_condition, {"tools": TOOLS_NODE, END: END})
     graph.add_edge(TOOLS_NODE, AGENT)

@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.types import Command, interrupt
 
 from graphs.tool_agent.calculator import evaluate
-from graphs.tool_agent.docs_search import search
+from graphs.tool_agent.docs_search import Passage, search
 
 __all__ = ["TOOLS", "approved"]
 
@@ -41,7 +41,11 @@ def current_time(timezone: str = "UTC") -> str:
 @tool(response_format="content_and_artifact")
 def search_docs(query: str) -> tuple[str, list[dict[str, Any]]]:
     """Search this agent server's own documentation (README, architecture, examples)."""
-    hits = search(query)
+    hits: list[Passage] = []
+    for hit in search(query, limit=6):  # the best passage of each section
+        if all(hit.source != kept.source for kept in hits):
+            hits.append(hit)
+    hits = hits[:3]
     if not hits:
         return f"No passage of the documentation matches {query!r}.", []
     content = "\n\n".join(

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, expect
 
-ENDED = re.compile(r"^(done|stopped|error)$")
+
+def stream_bodies(page: Page) -> list[dict[str, Any]]:
+    """Record the JSON body of every POST /stream the page sends from now on."""
+    bodies: list[dict[str, Any]] = []
+
+    def record(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/stream"):
+            bodies.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", record)
+    return bodies
+
+
+ENDED = re.compile(r"^(done|stopped|error|interrupted)$")
 
 
 @dataclass
@@ -49,10 +64,25 @@ class Playground:
     def replies(self) -> Locator:
         return self.page.locator("#transcript li.message.assistant")
 
+    def choose_graph(self, name: str) -> None:
+        self.page.locator("#graph").select_option(name)
+
     def wait_ended(self, reply: Locator) -> str:
-        """Wait for ``reply`` to finish (done, stopped or error); return how it ended."""
+        """Wait for ``reply`` to finish (done, stopped, error, or interrupted by a question);
+        return how it ended."""
         expect(reply).to_have_attribute("data-status", ENDED)
         return reply.get_attribute("data-status") or ""
+
+    @staticmethod
+    def steps(reply: Locator) -> Locator:
+        return reply.locator("details.step")
+
+    def open_step(self, step: Locator) -> Locator:
+        """Unfold a step's block (a click on its summary) and return it."""
+        if step.get_attribute("open") is None:
+            step.locator("summary").click()
+        expect(step.locator(".step-input")).to_be_visible()
+        return step
 
     def watch_growth(self, reply: Locator, timeout: float = 20.0) -> list[str]:
         """Poll the reply's visible text until it ends; return each distinct state seen."""

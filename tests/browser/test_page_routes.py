@@ -25,6 +25,7 @@ def test_page_is_served_with_a_same_origin_policy(make_server: ServerFactory) ->
     ("name", "content_type"),
     [
         ("playground.js", "text/javascript; charset=utf-8"),
+        ("reply.js", "text/javascript; charset=utf-8"),
         ("sse.js", "text/javascript; charset=utf-8"),
         ("playground.css", "text/css; charset=utf-8"),
     ],

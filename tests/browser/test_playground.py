@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
-from typing import Any
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import expect
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from tests.browser.playground import Playground
+from tests.browser.playground import Playground, stream_bodies
 from tests.conftest import ServerFactory
-
-
-def stream_bodies(page: Page) -> list[dict[str, Any]]:
-    """Record the JSON body of every POST /stream the page sends from now on."""
-    bodies: list[dict[str, Any]] = []
-
-    def record(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/stream"):
-            bodies.append(json.loads(request.post_data or "{}"))
-
-    page.on("request", record)
-    return bodies
 
 
 def test_reply_grows_token_by_token_then_matches_the_servers_text(

@@ -49,6 +49,7 @@ async def test_approve_saves_the_note_and_returns_it_as_an_attachment(
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
         first = await stream(client, _body("n", message={"content": "Note the demo day"}))
         refused = await client.post("/generate", json=_body("n", message={"content": "And?"}))
+        waiting = (await client.get("/threads/n/messages", params={"userId": "u-1"})).json()
         resumed = await stream(client, _body("n", resume="approve"))
         again = await client.post("/generate", json=_body("n", resume="approve"))
         history = (await client.get("/threads/n/messages", params={"userId": "u-1"})).json()
@@ -57,6 +58,11 @@ async def test_approve_saves_the_note_and_returns_it_as_an_attachment(
     assert meta["finishReason"] == "interrupted"
     assert meta["interrupt"]["value"]["note"] == NOTE
     assert meta["interrupt"]["id"]
+    assert meta["interrupt"]["stepId"] == "n1"  # the save_note step that asked
+    assert waiting["pendingInterrupt"] == {
+        "id": meta["interrupt"]["id"],
+        "value": meta["interrupt"]["value"],
+    }
     assert first.final["text"] == "Saving."
     assert [s["name"] for s in _steps(first, "step_started")] == ["save_note"]
     assert _steps(first, "step_finished") == []
@@ -76,6 +82,8 @@ async def test_approve_saves_the_note_and_returns_it_as_an_attachment(
     assert again.json()["error"]["code"] == "no_pending_interrupt"
     roles = [m["role"] for m in history["messages"]]
     assert roles == ["user", "assistant", "tool", "assistant"]
+    assert "pendingInterrupt" not in history
+    assert history["messages"][2]["attachments"] == [{"type": "note", **NOTE}]
 
 
 async def test_decline_tells_the_model_and_saves_nothing(
