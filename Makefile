@@ -34,7 +34,8 @@ local-model: | $(BIN)/python
 	@$(BIN)/python scripts/local_model.py install || { [ "$$CI" != true ] && \
 	  echo "local-model: WARNING: no local model; tests/real_model will be skipped" >&2; }
 
-## system-deps: the tests need a real redis-server; install it from Debian's packages if absent
+## system-deps: redis-server, chromium, node and npm from Debian's packages if absent, and
+## the Node examples' pinned packages (npm ci in examples/node) when their lock changed
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -69,4 +70,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules
