@@ -56,6 +56,9 @@ def agent_server(
         redis_url=None,
         api_keys=None,
         sqlite_path=tmp_path_factory.mktemp("memory") / "memory.sqlite",
+        # A client that leaves is not waited for: the disconnect test checks that llama.cpp
+        # frees its slot when the run is cancelled (the grace itself is tested elsewhere).
+        reconnect_grace_seconds=0,
     )
     server = LiveServer(create_app(settings, registry=chat_registry()))
     server.start()

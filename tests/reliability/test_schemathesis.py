@@ -10,6 +10,7 @@ loader sets ``Node._nodeid``, which pytest 9.2 no longer has.)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -65,6 +66,20 @@ def stream_ends_with_final_or_error(ctx: Any, response: Response, case: Case) ->
     assert events[-1] in ("event: final", "event: error"), f"the stream ended on {events[-1]!r}"
 
 
+def started_run_streams_to_its_end(ctx: Any, response: Response, case: Case) -> None:
+    """A 202 from /start names a streamUrl that streams the run to ``final`` or ``error``.
+
+    Reading it to the end also keeps the run from working (and drawing on the global random
+    state, as checkpointers do) while hypothesis generates the next case in this process."""
+    if case.path != "/start" or response.status_code != 202:
+        return
+    origin = urlsplit(str(response.request.url))
+    url = f"{origin.scheme}://{origin.netloc}{response.json()['streamUrl']}"
+    body = httpx.get(url, timeout=10).text
+    events = [line for line in body.splitlines() if line.startswith("event:")]
+    assert events and events[-1] in ("event: final", "event: error"), events[-1:]
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -72,6 +87,7 @@ CHECKS = [
     response_schema_conformance,
     error_envelope,
     stream_ends_with_final_or_error,
+    started_run_streams_to_its_end,
 ]
 
 
