@@ -215,6 +215,20 @@ class RedisRunLog:
             ) from exc
         return None
 
+    async def ended_by(self, request_id: str, position: int) -> bool:
+        """Whether the run's log ends (final or error) at or before ``position``."""
+        try:
+            last: Any = await self._client.xrevrange(self.key(request_id), "+", "-", count=1)
+        except RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis, which holds run logs, cannot be reached: {exc}"
+            ) from exc
+        if not last:
+            return False
+        entry_id, fields = last[0]
+        ended = fields.get(b"n") in (b"final", b"error")
+        return ended and int(entry_id.decode().partition("-")[0]) <= position
+
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         """The run's frames after position ``after``, then live ones until the terminal frame;
         :class:`RunLost` if the run's replica is gone first."""

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import anyio
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.encoders.seed import SeedEncoder, final_payload, frame
 from app.errors import AppError, RunNotFound, UpstreamError, ValidationFailed
@@ -174,7 +174,9 @@ async def start(request: Request, body: ChatRequest, services: ServicesDep) -> J
     run = await _start(request, body, services)
     services.runs.detached(run)
     turn = run.turn
-    url = f"/stream/{quote(turn.request_id)}?{urlencode({'userId': turn.user_id})}"
+    # Under the server's root path, so that the URL also works behind a prefixing proxy.
+    root = request.scope.get("root_path", "").rstrip("/")
+    url = f"{root}/stream/{quote(turn.request_id)}?{urlencode({'userId': turn.user_id})}"
     payload = StartResponse(requestId=turn.request_id, threadId=turn.thread_id, streamUrl=url)
     return JSONResponse(payload.model_dump(by_alias=True), status_code=202)
 
@@ -192,6 +194,7 @@ async def start(request: Request, body: ChatRequest, services: ServicesDep) -> J
         404: {"model": ErrorEnvelope, "description": "No such run (or no longer), or not yours"},
         422: {"model": ErrorEnvelope, "description": "Invalid requestId or Last-Event-ID"},
         503: {"model": ErrorEnvelope, "description": "Run logs are unreachable"},
+        204: {"description": "The run ended at or before Last-Event-ID: nothing more to send"},
     },
 )
 async def rejoin(
@@ -200,7 +203,7 @@ async def rejoin(
     user_id: UserIdQuery = "anonymous",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
-) -> EventStream:
+) -> Response:
     after = _position(last_event_id if last_event_id is not None else last_event_query)
     missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
     shutdown = anyio.Event()
@@ -208,6 +211,8 @@ async def rejoin(
     if run is not None:
         if run.turn.user_id != user_id:
             raise missing
+        if run.done and after >= len(run.events) + (run.error is not None):
+            return _ended()
         grace = services.settings.shutdown_grace_seconds
         return _event_stream(
             services, _frames(services, run, after=after, shutdown=shutdown, grace=grace), shutdown
@@ -217,7 +222,15 @@ async def rejoin(
     owner = await services.run_log.owner(request_id)
     if owner is None or owner.user_id != user_id:
         raise missing
+    if after and await services.run_log.ended_by(request_id, after):
+        return _ended()
     return _event_stream(services, _log_frames(services, request_id, after), shutdown)
+
+
+def _ended() -> Response:
+    """For a client that saw a run's last frame and asks again (EventSource reconnects when
+    the server closes a stream): nothing more. A 204 is what makes EventSource stop."""
+    return Response(status_code=204)
 
 
 def _position(value: str | None) -> int:
