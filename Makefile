@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run run-local local-model test lint typecheck bench bench-checkpoint clean system-deps langgraph.json
+.PHONY: run run-local local-model test lint typecheck bench bench-log bench-checkpoint clean system-deps langgraph.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,8 @@ local-model: | $(BIN)/python
 	@$(BIN)/python scripts/local_model.py install || { [ "$$CI" != true ] && \
 	  echo "local-model: WARNING: no local model; tests/real_model will be skipped" >&2; }
 
-## system-deps: the tests need a real redis-server; install it from Debian's packages if absent
+## system-deps: redis-server, chromium, node and npm from Debian's packages if absent, and
+## the Node examples' pinned packages (npm ci in examples/node) when their lock changed
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -58,10 +59,24 @@ typecheck: $(VENV)/.installed-dev
 langgraph.json: $(VENV)/.installed
 	$(BIN)/python -m studio
 
-## bench: streaming and tool-agent benchmark, ours against langgraph dev and in-process floors (~10 min);
-##        BASELINE=REF also runs ours from that commit beside it (make bench BASELINE=main~3)
+# The tree before the run log (issue 13): branch contract's tip, which resumable merged beside the
+# log (so the two differ by the log's work alone). Empty in a clone without that commit.
+LOG_BASE := 2fc61947b734c3d22cc43129de8498d1a39dfe18
+BASELINE ?= $(shell git rev-parse -q --verify '$(LOG_BASE)^{commit}' 2>/dev/null)
+LOG_ROUNDS ?= 5
+
+## bench: streaming and tool-agent benchmark, ours against langgraph dev and in-process floors,
+##        and ours and ours-redis from BASELINE beside them (~13 min); BASELINE defaults to the
+##        tree before the run log, for issue 13's line (the log's cost); BASELINE=main~3 picks
+##        another commit, BASELINE= none (~10 min)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))
+
+## bench-log: issue 13's figures alone and steadier: ours-redis at c50 against the tree before
+##            the run log, alternating for LOG_ROUNDS rounds (default 5, ~3 min), medians
+bench-log: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.stream --systems ours-redis --scenarios c50 \
+	  --baseline $(LOG_BASE) --rounds $(LOG_ROUNDS)
 
 ## bench-checkpoint: per-turn saver time and Redis memory, ours against the alternatives
 bench-checkpoint: $(VENV)/.installed-dev
@@ -69,4 +84,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from redis.exceptions import RedisError
 from app.encoders.seed import SeedEncoder
 from app.errors import AppError, StoreUnavailable
 from app.run import Run
+from redis_saver.errors import RedisUnavailable
+from redis_saver.transport import RedisTransport
 
 log = logging.getLogger("app.runs")
 
@@ -46,8 +49,29 @@ class RunLost(AppError):
     code = "run_lost"
 
 
+class _Pending:
+    """What of one run is not in Redis yet."""
+
+    __slots__ = ("encoder", "final_since", "head", "run", "written")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.encoder = SeedEncoder(run.turn)
+        self.written = 0  # log positions already in Redis
+        self.head = True  # the owner entry, and the expiry while the run lives
+        self.final_since: float | None = None  # when the run ended, until its end is written
+
+
 class RedisRunLog:
-    """Writes runs' frames to Redis Streams and reads them back from any replica."""
+    """Writes runs' frames to Redis Streams and reads them back from any replica.
+
+    One writer per process: every ``flush_interval`` seconds it sends what every run produced
+    since its last write in one round trip (a pipeline of XADDs, packed by the saver's
+    transport), so a token costs a share of one write, whatever the number of streams. A run's
+    end is written at once, before the run lets go of its claims; if Redis is down then, the
+    writer keeps trying for ``retry_for`` seconds so that a rejoin after the outage still
+    finds the end.
+    """
 
     def __init__(
         self,
@@ -58,14 +82,23 @@ class RedisRunLog:
         maxlen: int,
         running: Callable[[str], Awaitable[bool]],
         watch: Callable[[str], Awaitable[None]],
+        flush_interval: float = 0.05,
+        live_ttl: float = 3600.0,
+        retry_for: float = 60.0,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
-        self._maxlen = maxlen
+        self._live_ttl_ms = int(max(ttl, live_ttl) * 1000)
+        self._maxlen = b"%d" % maxlen
         self._running = running  # whether a replica still holds the run's claim
         self._watch = watch  # tell the run's replica that a client follows it from here
-        self._writers: set[asyncio.Task[None]] = set()
+        self._interval = flush_interval
+        self._retry_for = retry_for
+        self._transport = RedisTransport(client, call_timeout=5.0)
+        self._pending: dict[str, _Pending] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._failing = False
 
     def key(self, request_id: str) -> str:
         return f"{self._prefix}:log:{request_id}"
@@ -73,68 +106,93 @@ class RedisRunLog:
     # -- writing -------------------------------------------------------------------------
 
     def attach(self, run: Run) -> None:
-        """Start the run's writer; the run waits (briefly) for its last write before it lets
-        go of its claims, so a follower elsewhere never sees the claim gone before the end."""
-        task = asyncio.get_running_loop().create_task(
-            self._write(run), name=f"run-log:{run.turn.request_id}"
-        )
-        self._writers.add(task)
-        task.add_done_callback(self._writers.discard)
-        run.before_release.append(lambda: task)
+        """Log ``run``: its owner entry at once (a rejoin elsewhere needs it), its frames with
+        the next writes, its end before it lets go of its claims."""
+        self._pending[run.turn.request_id] = _Pending(run)
+        run.before_release.append(lambda: self._finish(run))
+        self._ensure_writer(now=True)
 
-    async def _write(self, run: Run) -> None:
-        turn = run.turn
-        key = self.key(turn.request_id)
-        encoder = SeedEncoder(turn)
-        written = 0  # log positions already in Redis
-        head: list[tuple[str, dict[str, str]]] = [("0-1", {"u": turn.user_id, "t": turn.thread_id})]
-        failed = False
+    def _ensure_writer(self, *, now: bool = False) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(first_now=now), name="run-log-writer"
+            )
 
-        async def flush(final: bool) -> None:
-            nonlocal written, head, failed
-            events = run.events
-            upto = len(events)
-            entries: list[tuple[str, dict[str, bytes] | dict[str, str]]] = [*head]
-            for position in range(written + 1, upto + 1):
-                name, data = encoder.parts(events[position - 1])
-                entries.append((f"{position}-0", {"n": name, "d": data}))
-            if final and run.error is not None:
-                name, data = encoder.error_parts(run.error)
-                entries.append((f"{upto + 1}-0", {"n": name, "d": data}))
-            if not entries:
-                return
-            pipe = self._client.pipeline(transaction=False)
-            for entry_id, fields in entries:
-                pipe.xadd(key, fields, id=entry_id, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.pexpire(key, self._ttl_ms)
-            try:
-                await pipe.execute()
-            except RedisError as exc:
-                if not failed:
-                    log.warning("run log of %s not written (will retry): %s", turn.request_id, exc)
-                failed = True
-                return
-            failed = False
-            head = []
-            written = upto
+    async def _write_loop(self, *, first_now: bool) -> None:
+        if not first_now:
+            await asyncio.sleep(self._interval)
+        while self._pending:
+            await self._flush(list(self._pending.values()))
+            await asyncio.sleep(self._interval)
 
+    def _finish(self, run: Run) -> asyncio.Future[None] | None:
+        pending = self._pending.get(run.turn.request_id)
+        if pending is None:
+            return None
+        pending.final_since = time.monotonic()
+        return asyncio.ensure_future(self._flush([pending]))
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        commands: list[list[bytes | str]] = []
+        sizes: list[tuple[_Pending, int, bool]] = []
+        for pending in batch:
+            run = pending.run
+            key = self.key(run.turn.request_id)
+            upto = len(run.events)
+            ended = pending.final_since is not None
+            first = len(commands)
+            if pending.head:
+                commands.append(
+                    [b"XADD", key, b"0-1", b"u", run.turn.user_id, b"t", run.turn.thread_id]
+                )
+                commands.append([b"PEXPIRE", key, b"%d" % self._live_ttl_ms])
+            encoder = pending.encoder
+            for position in range(pending.written + 1, upto + 1):
+                name, data = encoder.parts(run.events[position - 1])
+                commands.append(
+                    [b"XADD", key, b"MAXLEN", b"~", self._maxlen, b"%d-0" % position,
+                     b"n", name, b"d", data]
+                )  # fmt: skip
+            if ended:
+                if run.error is not None:
+                    name, data = encoder.error_parts(run.error)
+                    commands.append([b"XADD", key, b"%d-0" % (upto + 1), b"n", name, b"d", data])
+                commands.append([b"PEXPIRE", key, b"%d" % self._ttl_ms])
+            if len(commands) > first:
+                sizes.append((pending, upto, ended))
+        if not commands:
+            return
         try:
-            await flush(final=False)  # the owner entry at once: a rejoin elsewhere needs it
-            async for _first, _batch in run.follow(0, watch=False):
-                await flush(final=False)
-        except AppError:
-            pass
-        await flush(final=True)
-        if failed:  # one more try, as Redis may be back: the run waits at most 2 s for this
-            await asyncio.sleep(0.2)
-            await flush(final=True)
+            replies = await self._transport.run(commands)
+        except RedisUnavailable as exc:
+            if not self._failing:
+                log.warning("run logs not written (will retry): %s", exc)
+            self._failing = True
+            now = time.monotonic()
+            for pending, _upto, ended in sizes:
+                if ended and now - (pending.final_since or now) > self._retry_for:
+                    self._pending.pop(pending.run.turn.request_id, None)
+            self._ensure_writer()
+            return
+        self._failing = False
+        for reply in replies:
+            # An entry written by an earlier try that broke off is refused as "equal or
+            # smaller" than the stream's top: it is there, which is all that matters.
+            if isinstance(reply, Exception) and "equal or smaller" not in str(reply):
+                log.warning("a run log write was refused: %s", reply)
+                break
+        for pending, upto, ended in sizes:
+            pending.head = False
+            pending.written = max(pending.written, upto)
+            if ended:
+                self._pending.pop(pending.run.turn.request_id, None)
 
     async def aclose(self) -> None:
-        for task in list(self._writers):
-            task.cancel()
-        for task in list(self._writers):
+        if self._writer is not None:
+            self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._writer
+        await self._transport.aclose()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -156,6 +214,20 @@ class RedisRunLog:
                 f"Redis, which holds run logs, cannot be reached: {exc}"
             ) from exc
         return None
+
+    async def ended_by(self, request_id: str, position: int) -> bool:
+        """Whether the run's log ends (final or error) at or before ``position``."""
+        try:
+            last: Any = await self._client.xrevrange(self.key(request_id), "+", "-", count=1)
+        except RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis, which holds run logs, cannot be reached: {exc}"
+            ) from exc
+        if not last:
+            return False
+        entry_id, fields = last[0]
+        ended = fields.get(b"n") in (b"final", b"error")
+        return ended and int(entry_id.decode().partition("-")[0]) <= position
 
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         """The run's frames after position ``after``, then live ones until the terminal frame;
@@ -190,6 +262,7 @@ class RedisRunLog:
                 if tail:
                     continue
                 raise RunLost(
-                    "The server that was running this request stopped before it ended; what "
-                    "it had streamed is in the thread. Send the message again."
+                    "The server that was running this request stopped before its end reached "
+                    "the run's log. The thread holds what was saved: read it (GET "
+                    "/threads/{threadId}/messages) before sending the message again."
                 )

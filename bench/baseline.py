@@ -94,11 +94,13 @@ def is_twin(name: str) -> bool:
 
 
 def twin(system: System, baseline: Baseline) -> System:
-    """``system`` run from the baseline's tree, labelled with its commit."""
+    """``system`` run from the baseline's tree, labelled with its commit (and the ref given, when
+    that is not the commit itself)."""
+    named = "" if baseline.commit.startswith(baseline.ref) else f" (baseline {baseline.ref})"
     return dataclasses.replace(
         system,
         name=system.name + SUFFIX,
-        label=f"{system.label} @ {baseline.short} (baseline {baseline.ref})",
+        label=f"{system.label} @ {baseline.short}{named}",
         source=baseline.tree,
         mirrors=system.name,
         revision=baseline.short,

@@ -8,14 +8,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
+import redis
 
-from bench.children import REPO, Process, clean_env, pinned
+from bench.children import REPO, Process, RedisProcess, clean_env, pinned
+from bench.load import ProcessTree
+from bench.log_cost import log_memory, redis_counters
 from bench.systems import System, server
 
 
@@ -74,6 +77,8 @@ class Row:
     scenario: Scenario
     result: dict[str, Any] | None = None
     failure: str | None = None
+    log: dict[str, Any] | None = None  # the run logs the scenario left in Redis (bench.log_cost)
+    rounds: list[float | None] = field(default_factory=list)  # CPU us/tok of each, --rounds
 
 
 def run_json(argv: list[str], timeout: float, cwd: Path, pythonpath: str) -> dict[str, Any]:
@@ -184,7 +189,9 @@ def run_system(
             with server(system, repo, upstream, workdir, args.server_cores, args.client_cores) as (
                 process,
                 url,
+                store,
             ):
+                seen: set[bytes] = set()  # run logs already counted
                 for scenario in todo:
                     run = partial(
                         run_load,
@@ -197,7 +204,13 @@ def run_system(
                         cores=args.client_cores,
                         workdir=workdir,
                     )
-                    rows.append(_attempt(system, scenario, run))
+                    if store is None:
+                        rows.append(_attempt(system, scenario, run))
+                        continue
+                    row = _attempt(system, scenario, partial(_with_redis, run, store))
+                    if row.result is not None:
+                        row.log = _log_memory(store, seen)
+                    rows.append(row)
         except RuntimeError as exc:
             rows.extend(Row(system, s, failure=str(exc).splitlines()[0]) for s in todo)
             print(exc, file=sys.stderr)
@@ -214,6 +227,27 @@ def run_system(
             workdir=workdir,
         )
         rows.append(_attempt(system, scenario, run))
+
+
+def _with_redis(run: Callable[[], dict[str, Any]], store: RedisProcess) -> dict[str, Any]:
+    """``run()``'s result, with the CPU seconds redis-server spent meanwhile and the commands it
+    ran (the scenario's warm-up included: a few short streams)."""
+    assert store.process is not None
+    tree = ProcessTree(store.process.pid)
+    before, counted = tree.cpu_seconds(), redis_counters(store.url)
+    result = run()
+    result["redis_cpu"] = tree.cpu_seconds() - before
+    after = redis_counters(store.url)
+    result["redis_commands"] = {name: n - counted.get(name, 0) for name, n in after.items()}
+    return result
+
+
+def _log_memory(store: RedisProcess, seen: set[bytes]) -> dict[str, Any] | None:
+    try:
+        return log_memory(store.url, seen)
+    except redis.RedisError as exc:
+        print(f"  run log memory not read: {exc}", file=sys.stderr)
+        return None
 
 
 def _attempt(system: System, scenario: Scenario, run: Callable[[], dict[str, Any]]) -> Row:

@@ -12,6 +12,8 @@ import orjson
 from bench.openai_standin import Reply
 from bench.soak_clients import Soak, Turn
 
+LOST = "error:run_lost"  # a rejoin's end when the run's claim is gone and its log has no end
+
 
 def check_thread(soak: Soak, turns: list[Turn], messages: list[dict[str, Any]]) -> list[str]:
     """What a thread's history must be, given what its client saw of each turn.
@@ -20,7 +22,8 @@ def check_thread(soak: Soak, turns: list[Turn], messages: list[dict[str, Any]]) 
     Consecutive messages never share a role, except that a user message stands alone when its
     turn ended without one: an upstream error, or a cancel or a disconnect before any token.
     Refused requests (4xx/5xx before the stream) leave nothing. A completed turn holds exactly
-    the final text; a cancelled one exactly the text of its final frame; an abandoned one a
+    the final text; a cancelled one exactly the text of its final frame; an abandoned one, or
+    one whose rejoin ended with ``run_lost`` (its client cannot know how the run ended), a
     prefix of the stand-in's reply that starts with what its client read. No id repeats, and
     the user messages follow the order in which the client sent them.
     """
@@ -56,7 +59,7 @@ def check_thread(soak: Soak, turns: list[Turn], messages: list[dict[str, Any]]) 
         elif turn.outcome == "cancelled" and (text or "") != turn.text:
             if text is not None or not soak.may_lose(turn):
                 problems.append(f"{where}: cancelled with {turn.text!r} but holds {text!r}")
-        elif turn.outcome.startswith("error") and text is not None:
+        elif turn.outcome.startswith("error") and turn.outcome != LOST and text is not None:
             problems.append(f"{where}: failed, but holds a reply {text!r}")
         elif text is not None and not (text.startswith(turn.text) and full.startswith(text)):
             problems.append(f"{where}: holds {text!r}, not a prefix of the reply")
@@ -70,6 +73,18 @@ def check_thread(soak: Soak, turns: list[Turn], messages: list[dict[str, Any]]) 
     return problems
 
 
+def _reply_kept(request_id: str, messages: list[dict[str, Any]], full: str) -> str:
+    """Whether the thread holds the turn's whole reply, part of it or none."""
+    ids = [str(m["id"]) for m in messages]
+    at = ids.index(f"{request_id}:user") if f"{request_id}:user" in ids else None
+    if at is None:
+        return "no user message"
+    reply = messages[at + 1] if at + 1 < len(messages) else None
+    if reply is None or reply["role"] != "assistant":
+        return "no reply"
+    return "whole reply" if reply["content"] == full else "part of the reply"
+
+
 async def check_histories(soak: Soak) -> tuple[int, list[str], Counter[str]]:
     threads: dict[str, list[Turn]] = {}
     for turn in soak.turns:
@@ -77,6 +92,7 @@ async def check_histories(soak: Soak) -> tuple[int, list[str], Counter[str]]:
     problems: list[str] = []
     lost: Counter[str] = Counter()
     limit = asyncio.Semaphore(16)
+    full = "".join(Reply(token_count=soak.args.tokens).words())
 
     async def one(http: httpx.AsyncClient, thread: str, turns: list[Turn]) -> None:
         async with limit:
@@ -102,6 +118,8 @@ async def check_histories(soak: Soak) -> tuple[int, list[str], Counter[str]]:
         for turn in turns:
             if turn.outcome in ("cancelled", "left") and turn.request_id not in held:
                 lost[turn.outcome] += 1
+            if turn.outcome == LOST:  # how the run really ended, as far as the thread tells
+                lost[f"run_lost: {_reply_kept(turn.request_id, messages, full)}"] += 1
 
     async with httpx.AsyncClient(base_url=soak.url, timeout=30) as http:
         await asyncio.gather(*(one(http, t, turns) for t, turns in threads.items()))

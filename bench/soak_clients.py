@@ -1,24 +1,23 @@
 """The soak's clients: each loops over chat turns on threads of its own and behaves as it was
-dealt (reads to the end, leaves, cancels or double-sends); and the Redis restart halfway."""
+dealt (reads to the end, leaves, cancels, double-sends, or drops and rejoins: bench.soak_rejoin);
+and the Redis restart halfway."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
-import orjson
 
 from bench.children import RedisProcess
 from bench.load import ProcessTree
+from bench.soak_rejoin import Rejoin, rejoin_turn
+from bench.soak_wire import error_code, frame_data, sse_frames
 
 # After Redis is back, how long its clients may still see the outage (reconnects, runs that
 # were already failing).
@@ -32,7 +31,7 @@ class Turn:
     thread: str
     user: str
     request_id: str
-    behaviour: str  # normal, disconnect, cancel, double (the first), second (its busy twin)
+    behaviour: str  # normal, disconnect, cancel, rejoin, double (the first), second (its twin)
     content: str
     outcome: str = ""  # stop, cancelled, left, error:<code>, refused:<status>:<code>, transport:<x>
     text: str = ""  # the final text, or what a leaving client had read
@@ -52,6 +51,8 @@ class Soak:
     server_errors: list[tuple[float, str]] = field(default_factory=list)  # (time, "POST /x 503 c")
     error_frames: list[tuple[float, str]] = field(default_factory=list)
     outage: tuple[float, float] | None = None
+    other: str | None = None  # a second replica on the same Redis, where half the rejoins go
+    rejoins: list[Rejoin] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
 
     def record(self, endpoint: str, status: int | str, code: str = "") -> None:
@@ -77,33 +78,6 @@ class Soak:
         return start <= up + OUTAGE_GRACE and (end if end is not None else start) >= down
 
 
-def _frames(buffer: bytearray) -> Iterator[bytes]:
-    """Pop every complete SSE frame off ``buffer`` (frames end with a blank line)."""
-    while True:
-        cuts = [
-            (i, n) for sep, n in ((b"\n\n", 2), (b"\r\n\r\n", 4)) if (i := buffer.find(sep)) >= 0
-        ]
-        if not cuts:
-            return
-        cut, size = min(cuts)
-        frame = bytes(buffer[:cut])
-        del buffer[: cut + size]
-        yield frame
-
-
-def _data(frame: bytes) -> Any:
-    for line in frame.splitlines():
-        if line.startswith(b"data:"):
-            return orjson.loads(line[5:])
-    return None
-
-
-def _error_code(response: httpx.Response) -> str:
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        return str(response.json()["error"]["code"])
-    return ""
-
-
 async def stream_turn(soak: Soak, http: httpx.AsyncClient, turn: Turn, rng: random.Random) -> None:
     body = {"requestId": turn.request_id, "threadId": turn.thread, "userId": turn.user,
             "message": {"content": turn.content}}  # fmt: skip
@@ -115,7 +89,7 @@ async def stream_turn(soak: Soak, http: httpx.AsyncClient, turn: Turn, rng: rand
         async with http.stream("POST", "/stream", json=body) as response:
             if response.status_code != 200:
                 await response.aread()
-                code = _error_code(response)
+                code = error_code(response)
                 soak.record("POST /stream", response.status_code, code)
                 turn.outcome = f"refused:{response.status_code}:{code}"
                 return
@@ -128,17 +102,17 @@ async def stream_turn(soak: Soak, http: httpx.AsyncClient, turn: Turn, rng: rand
                 side = asyncio.create_task(cancel(soak, http, turn.request_id))
             async for raw in response.aiter_bytes():  # decoded when the server gzipped it
                 buffer += raw
-                for frame in _frames(buffer):
+                for frame in sse_frames(buffer):
                     if b"event: stream_event" in frame:
                         chunks += 1
                         if turn.behaviour == "disconnect":
-                            read.append(_data(frame)["content"])
+                            read.append(frame_data(frame)["content"])
                     elif b"event: final" in frame:
-                        final = _data(frame)
+                        final = frame_data(frame)
                         turn.outcome = final["metadata"]["finishReason"] or "stop"
                         turn.text = final["text"]
                     elif b"event: error" in frame:
-                        code = _data(frame)["code"]
+                        code = frame_data(frame)["code"]
                         turn.outcome = f"error:{code}"
                         soak.error_frames.append((time.monotonic(), code))
                     if turn.outcome or chunks != act_at or side is not None:
@@ -164,7 +138,7 @@ async def stream_turn(soak: Soak, http: httpx.AsyncClient, turn: Turn, rng: rand
 async def cancel(soak: Soak, http: httpx.AsyncClient, request_id: str) -> None:
     try:
         response = await http.post(f"/cancel/{request_id}")
-        code = _error_code(response)
+        code = error_code(response)
         soak.record("POST /cancel", response.status_code, code)
     except httpx.HTTPError as exc:
         soak.record("POST /cancel", type(exc).__name__)
@@ -179,7 +153,7 @@ async def double_send(soak: Soak, http: httpx.AsyncClient, first: Turn) -> None:
     turn.started = time.monotonic()
     try:
         response = await http.post("/generate", json=body)
-        code = _error_code(response)
+        code = error_code(response)
         soak.record("POST /generate", response.status_code, code)
         if response.status_code == 200:
             turn.outcome, turn.text = "stop", response.json()["text"]
@@ -207,7 +181,10 @@ async def client(
             turn.since = previous.since if refused else previous.ended
         soak.turns.append(turn)
         n += 1
-        await stream_turn(soak, http, turn, rng)
+        if behaviour == "rejoin":
+            await rejoin_turn(soak, http, turn, rng)
+        else:
+            await stream_turn(soak, http, turn, rng)
         previous = turn
         if turn.outcome.startswith("refused"):
             await asyncio.sleep(soak.args.backoff)  # as a client would, before it tries again
@@ -233,7 +210,7 @@ async def drive(
     random.Random(args.seed).shuffle(order)
     tenth = args.concurrency // 10
     behaviours = {i: "normal" for i in order}
-    for k, name in enumerate(("disconnect", "cancel", "double")):
+    for k, name in enumerate(("disconnect", "cancel", "double", "rejoin")):
         for i in order[k * tenth : (k + 1) * tenth]:
             behaviours[i] = name
     until = time.monotonic() + seconds

@@ -1,5 +1,5 @@
-"""The soak's markdown summary: requests, turns, the checks with their verdicts, and the
-server's log records at WARNING and above."""
+"""The soak's markdown summary: requests, turns, the checks with their verdicts, the rejoins'
+frames, and the replicas' log records at WARNING and above."""
 
 from __future__ import annotations
 
@@ -31,13 +31,15 @@ def report(
     threads: int,
     problems: list[str],
     lost: Counter[str],
-    server_log: str,
+    rejoined: tuple[dict[str, Any], list[str]],
+    logs: dict[str, str],
 ) -> tuple[list[str], bool]:
     args = soak.args
     lines = [
         f"Soak: {args.concurrency} clients for {args.seconds:g} s after a {args.warmup:g} s "
         f"warm-up; MULTITASK={args.multitask}; stand-in {args.tokens} tokens every "
-        f"{args.delay_ms:g} ms; Redis down for {args.outage:g} s halfway.",
+        f"{args.delay_ms:g} ms; Redis down for {args.outage:g} s halfway; rejoins on the "
+        "server or on a second replica.",
         "",
     ]
     calls = sorted(soak.calls.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2]))
@@ -94,8 +96,9 @@ def report(
         ("completed turns: duration p50 / p95 (stand-in alone: "
          f"{args.tokens * args.delay_ms / 1000:.1f} s)", f"{_pct(done, 50):.1f} / "
          f"{_pct(done, 95):.1f} s", ""),
-        ("CPU during the soak: server / this load generator / wall", f"{soak.cpu['server']:.0f}"
-         f" / {soak.cpu['client']:.0f} / {soak.cpu['wall']:.0f} s ({os.cpu_count()} cores)", ""),
+        ("CPU during the soak: server / second replica / this load generator / wall",
+         f"{soak.cpu['server']:.0f} / {soak.cpu['other']:.0f} / {soak.cpu['client']:.0f} / "
+         f"{soak.cpu['wall']:.0f} s ({os.cpu_count()} cores)", ""),
         ("threads checked", threads, ""),
         ("history violations", len(problems), "ok" if verdicts["histories"] else "FAIL"),
         ("RSS baseline / peak / end (MiB)", f"{rss['baseline'] / 1024:.0f} / "
@@ -106,15 +109,67 @@ def report(
     lines += _table("Checks", rows, ("check", "result", "verdict"))
     if problems:
         lines += ["**First violations**", "", *(f"- {p}" for p in problems[:20]), ""]
-    logged: Counter[tuple[str, str]] = Counter()
-    for line in server_log.splitlines():
-        if match := _LOG_RECORD.match(line):
-            level, logger, message = match.groups()
-            logged[(level, f"{logger}: {_NUMBERS.sub('N', message)[:70]}")] += 1
+    rows, rejoin_ok = _rejoins(soak, *rejoined, lost)
+    verdicts.update(rejoin_ok)
+    lines += _table("Rejoins (issue 13)", rows, ("check", "result", "verdict"))
+    if rejoined[1]:
+        lines += ["**First rejoin violations**", "", *(f"- {p}" for p in rejoined[1][:20]), ""]
+    logged: Counter[tuple[str, str, str]] = Counter()
+    for replica, log in logs.items():
+        for line in log.splitlines():
+            if match := _LOG_RECORD.match(line):
+                level, logger, message = match.groups()
+                logged[(replica, level, f"{logger}: {_NUMBERS.sub('N', message)[:70]}")] += 1
     if logged:
         lines += _table(
-            "Server log records at WARNING and above",
-            [(level, m.replace("|", "/"), n) for (level, m), n in logged.most_common(10)],
-            ("level", "logger: message (numbers as N, first 70 characters)", "count"),
+            "Log records at WARNING and above",
+            [(r, level, m.replace("|", "/"), n) for (r, level, m), n in logged.most_common(12)],
+            ("replica", "level", "logger: message (numbers as N, first 70 characters)", "count"),
         )
     return lines, all(verdicts.values())
+
+
+def _rejoins(
+    soak: Soak, figures: dict[str, Any], problems: list[str], lost: Counter[str]
+) -> tuple[list[tuple[str, Any, str]], dict[str, bool]]:
+    """The rejoin checks: no frame lost, read twice or out of order; every final text is the
+    chunks read; every rejoin reached the end, but in the outage window."""
+    outcomes = [t.outcome for t in soak.turns if t.behaviour == "rejoin"]
+    dropped = len(soak.rejoins)
+    refused = sum(o.startswith("refused") for o in outcomes)
+    ok = {
+        "rejoined": dropped > 0 or soak.args.concurrency < 10,
+        "frames": not figures.get("lost") and not figures.get("duplicated")
+        and not figures.get("out of order"),
+        "texts": not figures.get("text mismatches"),
+        "rejoins ended": not figures.get("incomplete outside it")
+        and not figures.get("run_lost outside the outage"),
+    }  # fmt: skip
+    reasons = figures["reasons"]
+    errors = ", ".join(f"{k[6:]} {n}" for k, n in sorted(figures.items()) if k.startswith("error "))
+    rows = [
+        ("rejoining clients' turns: dropped and rejoined / refused / ended first",
+         f"{dropped} / {refused} / {len(outcomes) - dropped - refused}",
+         "ok" if ok["rejoined"] else "FAIL"),
+        ("rejoined on the same server / on the second replica (from the Redis log)",
+         f"{figures.get('via same', 0)} / {figures.get('via other', 0)}", ""),
+        ("rejoining connections: all / most for one turn", f"{figures.get('connections', 0)} / "
+         f"{figures.get('most connections', 0)}", ""),
+        ("frames checked (ids across the connections) / read after the drop",
+         f"{figures.get('frames', 0)} / {figures.get('after drop', 0)}", ""),
+        ("frames lost / duplicated / turns with ids out of order",
+         f"{figures.get('lost', 0)} / {figures.get('duplicated', 0)} / "
+         f"{figures.get('out of order', 0)}", "ok" if ok["frames"] else "FAIL"),
+        ("final text other than the chunks read", figures.get("text mismatches", 0),
+         "ok" if ok["texts"] else "FAIL"),
+        ("ended with final / with an error frame, by code (run_lost only in the outage window) "
+         "/ with neither: in the outage window, outside it", f"{figures.get('final', 0)} / "
+         f"{errors or 0} / {figures.get('incomplete in the outage', 0)}, "
+         f"{figures.get('incomplete outside it', 0)}", "ok" if ok["rejoins ended"] else "FAIL"),
+        ("turns that ended with run_lost: what their thread holds", ", ".join(
+         f"{k.partition(': ')[2]}: {n}" for k, n in sorted(lost.items())
+         if k.startswith("run_lost")) or "-", ""),
+        ("connections that ended early, by why", ", ".join(
+         f"{r}: {n}" for r, n in reasons.most_common()) or "0", ""),
+    ]  # fmt: skip
+    return rows, ok

@@ -8,7 +8,7 @@ each system under test, then runs every scenario against it with the load genera
   ``ours-stock`` the same with ``MODEL_CLIENT=stock`` (langchain's ``ChatOpenAI``);
 - with ``--baseline REF``, ``ours@base`` and ``ours-redis@base``: the same servers run from REF's
   tree (``bench.baseline``), each right after the system it mirrors, then a table of the two side
-  by side;
+  by side (``make bench`` passes the tree before the run log, for issue 13);
 - ``langgraph``: ``langgraph dev --n-jobs-per-worker 256`` on our ``langgraph.json``;
 - ``astream`` / ``fast`` / ``graph`` / ``raw``: langchain's ``ChatOpenAI.astream``, our
   ``FastChatOpenAI.astream``, the graph's ``astream`` and plain httpx + orjson, in process
@@ -22,10 +22,18 @@ Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; `
 started at once; ``h<N>``, N streams held with steady arrivals; ``agent50``, tool-agent turns (one
 calculator call each, then a short answer), 50 at once, on the servers only: ours and
 ``langgraph dev`` run the same graph version against the same stand-in, and CPU is counted per
-turn. The tables and the issues' targets are printed by ``bench.report``.
+turn. The tables and the issues' targets are printed by ``bench.report``. After each scenario on
+a Redis system, ``bench.log_cost`` reads what the run log (issue 13) added in Redis and what
+redis-server spent, and prints issue 13's lines: CPU per token at c50 with the log
+(``ours-redis``) and without (``ours-redis@base`` from a tree before it), and Redis memory per
+finished run.
+
+``--rounds N`` runs every system N times, alternating the order (a system and its twin take turns,
+so that the machine's load drifts over both alike), and reports each row's median round by CPU per
+token, with every round's figure.
 
 ``python -m bench.stream`` (about 10 minutes), ``--quick`` (about 4), ``--baseline main~3`` to add
-the baseline, ``--help`` for the rest.
+the baseline, ``--help`` for the rest; ``make bench-log`` for issue 13's figures alone.
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ from bench.baseline import (
     twin,
 )
 from bench.children import REPO, standin
-from bench.report import agent_table, table, targets, versus
+from bench.log_cost import log_table, log_targets
+from bench.report import agent_table, row_figures, table, targets, versus
 from bench.scenarios import QUICK_SCENARIOS, SCENARIO_NAMES, Row, run_system, scenarios
 from bench.systems import DEFAULT_SYSTEMS, QUICK_SYSTEMS, SYSTEMS, System
 
@@ -84,12 +93,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a commit, branch or tag of --repo: also run ours (and ours-redis) from that commit, "
         "same scenarios, beside this tree",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every system this many times, in turn (every other round in reverse order, "
+        "so that a system and its twin alternate); each row is then the round with the median "
+        "CPU per token",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.rounds < 1:
+        sys.exit("--rounds must be at least 1")
     all_scenarios = scenarios(args.quick)
     if args.systems:
         names = [n.strip() for n in args.systems.split(",") if n.strip()]
@@ -129,17 +148,21 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"# baseline {base.short}: {base.subject}", file=sys.stderr, flush=True)
             systems = [_system(name, base) for name in names]
             upstream = stack.enter_context(standin(workdir, args.client_cores))
-            for system in systems:
-                wanted = [s for s in (chosen or system.scenarios) if s in system.scenarios]
-                if args.scenarios:  # named explicitly: run them even if not a default
-                    wanted = chosen or []
-                todo = [all_scenarios[s] for s in wanted]
-                if not system.is_server:  # the floors stream a model, they run no graph turns
-                    todo = [s for s in todo if not s.agent]
-                if not todo:
-                    continue
-                print(f"# {system.label}", file=sys.stderr, flush=True)
-                run_system(system, todo, rows, args, repo, upstream, workdir)
+            for turn in range(args.rounds):
+                for system in systems if turn % 2 == 0 else systems[::-1]:
+                    wanted = [s for s in (chosen or system.scenarios) if s in system.scenarios]
+                    if args.scenarios:  # named explicitly: run them even if not a default
+                        wanted = chosen or []
+                    todo = [all_scenarios[s] for s in wanted]
+                    if not system.is_server:  # the floors stream a model, they run no graph turns
+                        todo = [s for s in todo if not s.agent]
+                    if not todo:
+                        continue
+                    of = f" (round {turn + 1} of {args.rounds})" if args.rounds > 1 else ""
+                    print(f"# {system.label}{of}", file=sys.stderr, flush=True)
+                    run_system(system, todo, rows, args, repo, upstream, workdir)
+    if args.rounds > 1:
+        rows = _medians(rows, [system.name for system in systems])
     elapsed = time.monotonic() - started
     load_end = os.getloadavg()[0]
     source = f"This tree: {describe_tree(repo)}."
@@ -159,8 +182,10 @@ def main(argv: list[str] | None = None) -> None:
             "machine shows up as noise in every figure).",
             "",
             *(f"{part}\n" for part in (table(rows), agent_table(rows)) if part),
+            *_rounds(rows),
             *_against(base, rows),
-            targets(rows),
+            *_log(rows),
+            *(part for part in (targets(rows), log_targets(rows)) if part),
         ]
     )
     print(report)
@@ -172,6 +197,59 @@ def _system(name: str, base: Baseline | None) -> System:
     if base is not None and is_twin(name):
         return twin(SYSTEMS[name.removesuffix(SUFFIX)], base)
     return SYSTEMS[name]
+
+
+def _medians(rows: list[Row], order: list[str]) -> list[Row]:
+    """One row per system and scenario, in ``order``: the round with the median CPU per token
+    (the lower one of an even count), holding every round's figure in ``rounds``."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.system.name, row.scenario.name), []).append(row)
+    out = []
+    for _key, group in sorted(groups.items(), key=lambda kv: order.index(kv[0][0])):
+        ran = [(cpu, row) for row in group if (cpu := row_figures(row)["cpu_us"]) is not None]
+        ran.sort(key=lambda pair: pair[0])
+        middle = ran[(len(ran) - 1) // 2][1] if ran else group[0]
+        middle.rounds = [row_figures(row)["cpu_us"] for row in group]
+        out.append(middle)
+    return out
+
+
+def _rounds(rows: list[Row]) -> list[str]:
+    """With --rounds, each row's CPU per token in every round, in the order they ran."""
+    spread = [row for row in rows if len(row.rounds) > 1]
+    if not spread:
+        return []
+    lines = [
+        f"Each row above is the median of {len(spread[0].rounds)} rounds by CPU per token; "
+        "every round's figure, in the order they ran:",
+        "",
+        "| system | scenario | CPU us/tok by round |",
+        "|---|---|---|",
+    ]
+    for row in spread:
+        figures = ", ".join("failed" if cpu is None else f"{cpu:.0f}" for cpu in row.rounds)
+        lines.append(f"| {row.system.label} | {row.scenario.name} | {figures} |")
+    return [*lines, ""]
+
+
+def _log(rows: list[Row]) -> list[str]:
+    """Issue 13's section: what the run log costs redis-server and holds there."""
+    logs = log_table(rows)
+    if not logs:
+        return []
+    return [
+        "The run log in Redis (issue 13), after each scenario on a Redis system: redis-server's "
+        "CPU and commands over the scenario (its warm-up included) per token delivered; frames "
+        "per log write is XADDs per PEXPIRE (the writer sends one PEXPIRE per write; the "
+        "ledger's claim renewals add a few); then the logs the scenario added (a tree without "
+        "the log adds none). Bytes are `MEMORY USAGE` of a sample of the finished runs of the "
+        "commonest length (the scenario's replies, not its warm-up ones); a frame is one log "
+        "entry.",
+        "",
+        logs,
+        "",
+    ]
 
 
 def _against(base: Baseline | None, rows: list[Row]) -> list[str]:

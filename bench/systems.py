@@ -6,11 +6,15 @@ import contextlib
 import json
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.children import Process, RedisProcess, answers_200, clean_env, free_port, pinned
+
+# Where the server keeps its Redis keys, so that bench.log_cost finds the run logs (issue 13).
+LOG_PREFIX = "agent"
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,10 @@ def link_sources(repo: Path, home: Path) -> None:
 @contextlib.contextmanager
 def server(
     system: System, repo: Path, upstream: str, workdir: Path, cores: str, client_cores: str
-) -> Iterator[tuple[Process, str]]:
-    """Start a server under test; yields it and its streaming URL."""
+) -> Iterator[tuple[Process, str, RedisProcess | None]]:
+    """Start a server under test; yields it, its streaming URL and its redis-server, if any."""
     port = free_port()
-    home = workdir / system.name
-    home.mkdir()
+    home = Path(tempfile.mkdtemp(prefix=f"{system.name}-", dir=workdir))  # one per start
     repo = system.source or repo
     common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1", **dict(system.env)}
     store: RedisProcess | None = None
@@ -140,7 +143,7 @@ def server(
             # Its CPU is not in the server's figures: it is another process, on client_cores.
             store = RedisProcess(home, persist=False, cores=client_cores)
             store.start()
-            memory = {"REDIS_URL": store.url}
+            memory = {"REDIS_URL": store.url, "REDIS_KEY_PREFIX": LOG_PREFIX}
         env = clean_env(
             **common,
             **memory,
@@ -183,7 +186,7 @@ def server(
     process = Process(system.name, argv, env=env, cwd=home)
     try:
         process.wait_for(lambda: answers_200(ready), f"GET {ready} 200", timeout=90)
-        yield process, stream
+        yield process, stream, store
     finally:
         process.stop()
         if store is not None:

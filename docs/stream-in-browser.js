@@ -1,6 +1,47 @@
-// POST /stream from a browser and read its Server-Sent Events as they arrive.
-// EventSource cannot send a POST body, so read the response with fetch() and parse the frames.
-// (This is the README's snippet; tests/browser/test_readme_snippet.py runs it in Chromium.)
+// Two ways to stream a reply in a browser; the README shows them, and
+// tests/browser/test_readme_snippet.py runs both in Chromium.
+
+// 1. POST /start, then follow the run with the browser's own EventSource. It reconnects by
+// itself when the connection drops and sends Last-Event-ID, so the server carries on after the
+// last frame it got: no chunk is lost or repeated.
+async function startChat(body, onToken) {
+  const response = await fetch("/start", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const { error } = await response.json(); // refused before the run started
+    throw new Error(`${response.status} ${error.code}: ${error.message}`);
+  }
+  const { streamUrl } = await response.json(); // 202: {requestId, threadId, streamUrl}
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(streamUrl);
+    source.addEventListener("stream_event", (event) => {
+      const data = JSON.parse(event.data);
+      if (data.type === "chunk") onToken(data.content);
+    });
+    source.addEventListener("final", (event) => {
+      source.close();
+      resolve(JSON.parse(event.data)); // {text, attachments, metadata}
+    });
+    source.addEventListener("error", (event) => {
+      if (event instanceof MessageEvent) {
+        // The server's `event: error` frame: the run failed.
+        source.close();
+        const { code, message } = JSON.parse(event.data);
+        reject(new Error(`${code}: ${message}`));
+      } else if (source.readyState === EventSource.CLOSED) {
+        // EventSource gave up: the run is unknown, expired or not this user's.
+        reject(new Error("The stream could not be followed."));
+      } // else the connection dropped, and EventSource is reconnecting by itself.
+    });
+  });
+}
+
+// 2. POST /stream and read the response with fetch(): one request, and it can carry an
+// Authorization header, which EventSource cannot send (for a server with API_KEYS). A dropped
+// connection ends it; parse the frames yourself.
 async function streamChat(body, onToken, { signal } = {}) {
   const response = await fetch("/stream", {
     method: "POST",

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 import anyio
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.encoders.seed import SeedEncoder, final_payload, frame
 from app.errors import AppError, RunNotFound, UpstreamError, ValidationFailed
@@ -224,7 +224,9 @@ async def start(
         query["access"] = stream_token(
             services.stream_secret, turn.request_id, turn.user_id, ACCESS_TTL
         )
-    url = f"/stream/{quote(turn.request_id)}?{urlencode(query)}"
+    # Under the server's root path, so that the URL also works behind a prefixing proxy.
+    root = request.scope.get("root_path", "").rstrip("/")
+    url = f"{root}/stream/{quote(turn.request_id)}?{urlencode(query)}"
     payload = StartResponse(requestId=turn.request_id, threadId=turn.thread_id, streamUrl=url)
     return JSONResponse(payload.model_dump(by_alias=True), status_code=202)
 
@@ -243,6 +245,7 @@ async def start(
         404: {"model": ErrorEnvelope, "description": "No such run (or no longer), or not yours"},
         422: {"model": ErrorEnvelope, "description": "Invalid requestId or Last-Event-ID"},
         503: {"model": ErrorEnvelope, "description": "Run logs are unreachable"},
+        204: {"description": "The run ended at or before Last-Event-ID: nothing more to send"},
     },
 )
 async def rejoin(
@@ -253,7 +256,7 @@ async def rejoin(
     access: Annotated[str | None, Query(max_length=200)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
-) -> EventStream:
+) -> Response:
     after = _position(last_event_id if last_event_id is not None else last_event_query)
     missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
     if principal is None:  # no credential, but the access token of POST /start's streamUrl
@@ -272,6 +275,8 @@ async def rejoin(
     if run is not None:
         if run.turn.user_id != user_id:
             raise missing
+        if run.done and after >= len(run.events) + (run.error is not None):
+            return _ended()
         grace = services.settings.shutdown_grace_seconds
         return _event_stream(
             services, _frames(services, run, after=after, shutdown=shutdown, grace=grace), shutdown
@@ -281,6 +286,8 @@ async def rejoin(
     owner = await services.run_log.owner(request_id)
     if owner is None or owner.user_id != user_id:
         raise missing
+    if after and await services.run_log.ended_by(request_id, after):
+        return _ended()
     return _event_stream(services, _log_frames(services, request_id, after), shutdown)
 
 
@@ -293,6 +300,12 @@ async def _owner_of(services: Services, request_id: str) -> str | None:
         found = await services.run_log.owner(request_id)
         return found.user_id if found is not None else None
     return None
+
+
+def _ended() -> Response:
+    """For a client that saw a run's last frame and asks again (EventSource reconnects when
+    the server closes a stream): nothing more. A 204 is what makes EventSource stop."""
+    return Response(status_code=204)
 
 
 def _position(value: str | None) -> int:

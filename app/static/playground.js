@@ -1,16 +1,19 @@
 // The playground: pick a graph version, tune its settings, chat with it token by token, watch
 // an agent's tool steps and answer its questions.
 //
-// Everything goes through the server's public API (/graph-types, /stream, /cancel/{id},
-// /threads/{id}/messages), exactly as any other client would use it. URLs are relative to the
-// page so that it also works behind a reverse proxy that serves the server under a prefix.
+// Everything goes through the server's public API (/graph-types, /start, /stream/{id},
+// /cancel/{id}, /threads/{id}/messages), exactly as any other client would use it. URLs are
+// relative to the page so that it also works behind a reverse proxy that serves the server
+// under a prefix. A turn is started with POST /start and followed at its streamUrl, so a
+// dropped connection is picked up again where it broke off (see sse.js).
 
 import { Reply } from "./reply.js";
-import { readEvents } from "./sse.js";
+import { StreamLost, followStream } from "./sse.js";
 
 const STORE_KEY = "agent-playground";
 const CANCEL_GRACE_MS = 5000; // after /cancel said yes, how long to wait for the final frame
 const BUSY_RETRIES = 6; // about five seconds of waiting for a thread to finish its last turn
+const RECONNECTING = "The connection dropped; reconnecting…";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -455,7 +458,7 @@ function finishReply(item, status, note, isError = false) {
   }
 }
 
-/** The body of a POST /stream on this thread, or null if the settings form is not valid. */
+/** The body of a POST /start on this thread, or null if the settings form is not valid. */
 function requestBody(input) {
   const version = currentVersion();
   if (!version) return null;
@@ -543,9 +546,9 @@ async function streamTurn(item, body, onRefused = () => false) {
 
   let accepted = false;
   try {
-    let response;
+    let started;
     try {
-      response = await postStream(body, turn.controller.signal);
+      started = await postStart(body, turn.controller.signal);
     } catch (err) {
       if (err instanceof ServerError) {
         accepted = err.code === "no_pending_interrupt"; // nothing left to answer
@@ -555,7 +558,16 @@ async function streamTurn(item, body, onRefused = () => false) {
     }
     accepted = true;
     let final = null;
-    for await (const event of readEvents(response.body)) {
+    const events = followStream(streamUrlOf(started), {
+      headers: state.apiKey ? { Authorization: `Bearer ${state.apiKey}` } : null,
+      signal: turn.controller.signal,
+      onReconnecting: () => {
+        item.dataset.reconnects = String(Number(item.dataset.reconnects ?? 0) + 1);
+        showNotice(RECONNECTING);
+      },
+    });
+    for await (const event of events) {
+      if (ui.notice.textContent === RECONNECTING) showNotice("");
       if (event.event === "stream_event") {
         if (!showEvent(reply, turn, JSON.parse(event.data))) continue;
         turn.firstAt ??= performance.now();
@@ -590,10 +602,13 @@ async function streamTurn(item, body, onRefused = () => false) {
       finishReply(item, "stopped", "Stopped.");
     } else if (err instanceof ServerError) {
       finishReply(item, "error", `${err.code}: ${err.message}`, true);
+    } else if (err instanceof StreamLost) {
+      finishReply(item, "error", err.message, true);
     } else {
       finishReply(item, "error", `The request failed: ${err.message}`, true);
     }
   } finally {
+    if (ui.notice.textContent === RECONNECTING) showNotice("");
     if (run === turn) run = null;
     setBusy(false);
     scrollToEnd();
@@ -626,25 +641,38 @@ function showEvent(reply, turn, data) {
 }
 
 /**
- * POST /stream; a thread still finishing a reply that was just stopped answers 409
- * thread_busy for a moment, so that refusal is retried briefly before it is shown.
+ * POST /start: 202 with {requestId, threadId, streamUrl}. A thread still finishing a reply
+ * that was just stopped answers 409 thread_busy for a moment, so that refusal is retried
+ * briefly before it is shown.
  */
-async function postStream(body, signal) {
+async function postStart(body, signal) {
   for (let attempt = 0; ; attempt++) {
-    const response = await call("stream", {
+    const response = await call("start", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
       signal,
     });
-    if (response.ok) return response;
+    if (response.ok) return response.json();
     const error = await errorOf(response);
     if (error.code !== "thread_busy" || attempt >= BUSY_RETRIES) throw error;
     await new Promise((resolve) => setTimeout(resolve, 250 * (attempt + 1)));
   }
 }
 
-/** Ask the server to cancel the run; abort the request if it cannot (or is slow to). */
+/**
+ * The run's stream, relative to the page like every other call: streamUrl starts at the
+ * server's root, which is not the page's root behind a proxy that adds a path prefix.
+ */
+function streamUrlOf(started) {
+  return new URL(started.streamUrl.replace(/^\/+/, ""), document.baseURI);
+}
+
+/**
+ * Ask the server to cancel the run; its stream then ends with a final frame. If the server
+ * cannot (or is slow to), stop following the stream: a run nobody follows is cancelled once
+ * the server's RECONNECT_GRACE_SECONDS are over.
+ */
 async function stop() {
   const turn = run;
   if (!turn || turn.stopping) return;

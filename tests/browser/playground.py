@@ -11,12 +11,12 @@ from typing import Any
 from playwright.sync_api import Locator, Page, Request, expect
 
 
-def stream_bodies(page: Page) -> list[dict[str, Any]]:
-    """Record the JSON body of every POST /stream the page sends from now on."""
+def start_bodies(page: Page) -> list[dict[str, Any]]:
+    """Record the JSON body of every POST /start (a turn) the page sends from now on."""
     bodies: list[dict[str, Any]] = []
 
     def record(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/stream"):
+        if request.method == "POST" and request.url.endswith("/start"):
             bodies.append(json.loads(request.post_data or "{}"))
 
     page.on("request", record)

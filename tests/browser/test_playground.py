@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from bench.openai_standin import OpenAIStandIn, Reply
-from tests.browser.playground import Playground, stream_bodies
+from tests.browser.playground import Playground, start_bodies
 from tests.conftest import ServerFactory
 
 
@@ -75,9 +75,9 @@ def test_stop_ends_a_long_reply_and_the_next_turn_works(
 def test_stop_aborts_the_request_when_the_server_cannot_cancel(
     make_server: ServerFactory, upstream: OpenAIStandIn, playground: Playground
 ) -> None:
-    """Where POST /cancel is missing, Stop aborts the fetch; the server then drops the run."""
+    """Where POST /cancel is missing, Stop closes the stream; the run ends after its grace."""
     upstream.enqueue(Reply(token_count=400, delay=0.05), Reply(tokens=["still ", "here"]))
-    server = make_server()
+    server = make_server(reconnect_grace_seconds=1)
     playground.page.route(
         "**/cancel/*",
         lambda route: route.fulfill(
@@ -172,7 +172,7 @@ def test_reload_keeps_the_thread_and_the_user(
 ) -> None:
     """After a reload the page sends on the same thread id as the same user."""
     server = make_server()
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     playground.open(server.url)
     playground.wait_ended(playground.send("first"))
 
@@ -220,7 +220,7 @@ def test_new_thread_starts_an_empty_conversation(
 ) -> None:
     """New thread clears the transcript and the next turn carries no earlier messages."""
     server = make_server()
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     playground.open(server.url)
     playground.wait_ended(playground.send("remember me"))
 
@@ -239,7 +239,7 @@ def test_settings_form_follows_the_versions_schema_and_is_sent(
 ) -> None:
     """The form has each version's fields; what the user sets reaches the model call."""
     server = make_server()
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     page = playground.page
     playground.open(server.url)
     expect(page.get_by_label("Version")).to_have_value("streaming-chat::1.1.0")

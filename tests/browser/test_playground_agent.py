@@ -10,7 +10,7 @@ import httpx
 from playwright.sync_api import Locator, expect
 
 from bench.openai_standin import OpenAIStandIn, Reply, ToolCall
-from tests.browser.playground import Playground, stream_bodies
+from tests.browser.playground import Playground, start_bodies
 from tests.conftest import ServerFactory
 from tests.support.live_server import LiveServer
 from tests.support.registries import agent_registry
@@ -129,7 +129,7 @@ def test_docs_question_shows_its_citations_under_the_answer(
 ) -> None:
     """search_docs' citations are listed under the reply, with no link out; the text is final."""
     server = offline_agent(make_server)
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     open_agent(playground, server)
 
     reply = playground.send("How do I add a graph version?")
@@ -156,7 +156,7 @@ def test_remember_asks_and_approve_continues_in_the_same_reply_with_a_note(
     """A save_note question shows Approve and Decline; Approve resumes the thread and a note
     appears."""
     server = offline_agent(make_server)
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     page = playground.page
     open_agent(playground, server)
     playground.wait_ended(playground.send("What is 17*23?"))
@@ -199,7 +199,7 @@ def test_decline_tells_the_agent_and_saves_no_note(
 ) -> None:
     """Decline resumes with "decline": the answer says so, and no note is attached."""
     server = offline_agent(make_server)
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     open_agent(playground, server)
     reply = playground.send("Remember that milk is out")
     assert playground.wait_ended(reply) == "interrupted"
@@ -221,7 +221,7 @@ def test_a_message_while_a_question_waits_is_held_back(
 ) -> None:
     """While the agent waits for an answer the page sends no new message and says why."""
     server = offline_agent(make_server)
-    bodies = stream_bodies(playground.page)
+    bodies = start_bodies(playground.page)
     open_agent(playground, server)
     reply = playground.send("Remember that milk is out")
     assert playground.wait_ended(reply) == "interrupted"

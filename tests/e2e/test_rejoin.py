@@ -208,3 +208,24 @@ async def test_two_servers_on_one_redis_start_on_one_rejoin_on_the_other(
     assert _final(live)["text"] == "".join(_chunks(live))
     assert [f.id for f in replay] == [str(i) for i in range(11, len(live) + 1)]
     assert upstream.seen[-1].finished
+
+
+async def test_asking_again_after_the_last_frame_is_204(
+    make_server: ServerFactory, upstream: OpenAIStandIn, memory: dict[str, Any]
+) -> None:
+    """A client that saw the final frame and reconnects (as EventSource does) gets 204, which
+    makes EventSource stop; one id before the end still gets the final frame."""
+    upstream.enqueue(Reply(tokens=["a ", "b"]))
+    server = make_server(**memory)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        whole = await _read(client, "POST", "/stream", json=turn("x", requestId="end-1"))
+        last = whole[-1].id
+        again = await client.get(
+            "/stream/end-1", params={"userId": "u-1"}, headers={"Last-Event-ID": str(last)}
+        )
+        before = await _read(
+            client, "GET", "/stream/end-1", params={"userId": "u-1", "lastEventId": "2"}
+        )
+    assert whole[-1].event == "final"
+    assert again.status_code == 204
+    assert [f.event for f in before] == ["final"]

@@ -1,4 +1,5 @@
-"""examples/node/stream.mjs and examples/python/stream.py against a live server."""
+"""examples/node/stream.mjs, examples/node/eventsource.mjs (POST /start, then the eventsource
+package) and examples/python/stream.py against a live server."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.conftest import ServerFactory
+from tests.support.dropping_proxy import dropping_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
+NODE_EXAMPLES = ROOT / "examples/node"
 TIMEOUT = 30
 
 Command = Callable[..., list[str]]
@@ -37,11 +40,33 @@ def node_client(*args: str) -> list[str]:
     return [node(), str(ROOT / "examples/node/stream.mjs"), *args]
 
 
+def eventsource_installed() -> None:
+    """The eventsource version examples/node/package.json pins is in its node_modules."""
+    pinned = json.loads((NODE_EXAMPLES / "package.json").read_text())["dependencies"]
+    installed = NODE_EXAMPLES / "node_modules/eventsource/package.json"
+    if (
+        not installed.exists()
+        or json.loads(installed.read_text())["version"] != pinned["eventsource"]
+    ):
+        pytest.fail(
+            f"examples/node needs eventsource {pinned['eventsource']}: run `make test` "
+            "(scripts/system-deps.sh runs npm ci there) or `npm ci --prefix examples/node`."
+        )
+
+
+def node_eventsource_client(*args: str) -> list[str]:
+    eventsource_installed()
+    return [node(), str(NODE_EXAMPLES / "eventsource.mjs"), *args]
+
+
 def python_client(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "examples/python/stream.py"), *args]
 
 
-@pytest.fixture(params=[node_client, python_client], ids=["node", "python"])
+@pytest.fixture(
+    params=[node_client, node_eventsource_client, python_client],
+    ids=["node", "node-eventsource", "python"],
+)
 def client_command(request: pytest.FixtureRequest) -> Command:
     command: Command = request.param
     return command
@@ -151,7 +176,7 @@ def test_client_reports_an_error_frame(
     result = run(client_command(server.url, "hello"))
 
     assert result.returncode == 1
-    assert "upstream_error" in result.stderr
+    assert result.stderr.count("upstream_error") == 1  # and no reconnect that reports it again
     assert "outputTokens" not in result.stdout
 
 
@@ -181,3 +206,27 @@ def test_client_sends_the_api_key_from_the_environment(
     assert "refused (401): unauthorized" in refused.stderr
     assert served.returncode == 0, served.stderr
     assert split_output(served.stdout)[1]["finishReason"] == "stop"
+
+
+def test_eventsource_client_resumes_after_a_dropped_connection(
+    make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """Cut mid-reply, the eventsource package reconnects with Last-Event-ID: the text comes once."""
+    upstream.enqueue(Reply(token_count=40, delay=0.05))
+    words = Reply(token_count=40).words()
+    server = make_server()
+    with dropping_proxy(server.url, cut_after=300) as proxy:
+        result = run(node_eventsource_client(proxy.url, "Tell me a story"))
+
+    assert result.returncode == 0, result.stderr
+    text, metadata = split_output(result.stdout)
+    assert text == "".join(words)
+    assert metadata["finishReason"] == "stop"
+    assert "(reconnecting:" in result.stderr
+    assert proxy.cuts == 1
+    first, again = proxy.stream_requests()
+    assert first.last_event_id is None
+    assert again.target == first.target
+    assert again.last_event_id is not None
+    assert 0 < int(again.last_event_id) < len(words)
+    assert len(upstream.seen) == 1
