@@ -8,8 +8,8 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.errors import AppError
-from app.responses import JSONResponse
 from app.principal import PrincipalDep
+from app.responses import JSONResponse
 from app.schemas import ErrorEnvelope
 from app.services import ServicesDep
 

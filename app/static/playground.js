@@ -86,10 +86,27 @@ async function call(path, init = {}) {
   return response;
 }
 
+/** A user key or token is one user's: the page then speaks as that user (GET /me). */
+async function adoptCredentialUser() {
+  if (!state.apiKey) return;
+  try {
+    const response = await call("me", { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const me = await response.json();
+    if (typeof me.userId === "string" && me.userId && me.userId !== state.userId) {
+      state.userId = me.userId;
+      saveState();
+      showThread();
+    }
+  } catch {
+    // The catalog load that follows reports an unreachable server.
+  }
+}
+
 function askForKey() {
   ui.keyAlert.textContent = state.apiKey
-    ? "The server refused this API key. Enter another one."
-    : "This server needs an API key. Enter it to continue.";
+    ? "The server refused this credential. Enter another one."
+    : "This server needs a credential (an API key or a token). Enter it to continue.";
   ui.keyAlert.hidden = false;
   ui.settingsPanel.open = true;
   ui.apiKey.focus();
@@ -765,6 +782,7 @@ async function connect() {
   document.body.dataset.state = "loading";
   ui.transcript.textContent = "";
   showNotice("");
+  await adoptCredentialUser();
   await loadCatalog();
   if (catalog.length > 0) await loadHistory();
   setBusy(false); // only now: a turn sent sooner would land above the history

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.browser.playground import Playground, start_bodies
 from tests.conftest import ServerFactory
+from tests.identity.tokens import SECRET, hs256
 
 
 def test_reply_grows_token_by_token_then_matches_the_servers_text(
@@ -336,13 +337,13 @@ def test_api_key_is_asked_for_kept_and_sent(
     page = playground.page
     playground.open(server.url)
     key = page.get_by_label("API key")
-    expect(page.get_by_role("alert")).to_contain_text("needs an API key")
+    expect(page.get_by_role("alert")).to_contain_text("needs a credential")
     expect(key).to_be_focused()
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
 
     key.fill("wrong-key")
     key.press("Enter")
-    expect(page.get_by_role("alert")).to_contain_text("refused this API key")
+    expect(page.get_by_role("alert")).to_contain_text("refused this credential")
 
     key.fill("right-key")
     key.press("Enter")
@@ -354,6 +355,23 @@ def test_api_key_is_asked_for_kept_and_sent(
     playground.reload()
     expect(page.get_by_role("alert")).to_be_hidden()
     expect(playground.page.locator("#transcript li.message")).to_have_count(2)
+
+
+def test_a_user_token_makes_the_page_speak_as_its_user(
+    make_server: ServerFactory, upstream: OpenAIStandIn, playground: Playground
+) -> None:
+    """With a JWT for alice the page takes alice as its user (GET /me) and its turns work."""
+    server = make_server(jwt_secret=SECRET)
+    page = playground.page
+    playground.open(server.url)
+    key = page.get_by_label("API key")
+    key.fill(hs256("alice"))
+    key.press("Enter")
+    playground.wait_idle()
+    expect(page.locator("#thread-info")).to_contain_text("user alice")
+    reply = playground.send("hello")
+    assert playground.wait_ended(reply) == "done"
+    assert playground.page_errors == []
 
 
 def test_phone_sized_screen_fits_without_sideways_scrolling(
