@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.conftest import ServerFactory
@@ -65,14 +63,6 @@ async def test_replicas_share_busy_threads_duplicates_and_cancel(
         after = await cb.post("/generate", json=turn("after"))
         assert after.status_code == 200
     assert len(upstream.seen) == 2
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_redis_outage_gives_503s_and_the_server_recovers_by_itself(

@@ -4,11 +4,9 @@ or Redis restarts while a client follows the run from another replica."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.conftest import ServerFactory
@@ -16,14 +14,6 @@ from tests.e2e.bodies import turn
 from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess
 from tests.support.sse import Frame, frames
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_sigkill_of_the_running_replica_gives_run_lost_and_a_usable_thread(
