@@ -1,9 +1,13 @@
 FROM python:3.11-slim
 
 WORKDIR /srv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md ARCHITECTURE.md ./
+COPY examples/README.md ./examples/README.md
 COPY app ./app
 COPY graphs ./graphs
+COPY model_client ./model_client
+COPY redis_saver ./redis_saver
+COPY studio ./studio
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 agent
 USER agent
 
