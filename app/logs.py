@@ -52,7 +52,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        ids = [f"{k}={getattr(record, k)}" for k in ("requestId", "threadId", "userId")
+        ids = [f"{k}={getattr(record, k)}" for k in ("requestId", "threadId", "userId", "principal")
                if hasattr(record, k)]  # fmt: skip
         return f"{line} [{' '.join(ids)}]" if ids else line
 

@@ -18,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from app.logs import TextFormatter
 from bench.openai_standin import OpenAIStandIn
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
@@ -217,3 +218,11 @@ async def test_no_credentials_configured_is_development_mode(
         response = await _generate(server.url, _msg(), None)
     assert response.status_code == 200
     assert "authentication: OFF (development mode" in caplog.text
+
+
+def test_log_lines_name_the_principal_never_the_credential() -> None:
+    """A turn's text log line carries the principal's label (user:alice), not a key."""
+    record = logging.makeLogRecord({"msg": "turn", "levelname": "INFO", "name": "app"})
+    record.requestId, record.userId, record.principal = "r1", "alice", "user:alice"
+    line = TextFormatter().format(record)
+    assert line.endswith("[requestId=r1 userId=alice principal=user:alice]")
