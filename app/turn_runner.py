@@ -24,7 +24,7 @@ from app.events import Interrupt, Reply, RunEvent
 from app.settings import Settings
 from app.turn import Turn
 from app.turn_tap import TurnTap
-from graphs import GraphVersion, StepLimitExceeded
+from graphs import Conversation, GraphVersion, StepLimitExceeded
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 log = logging.getLogger("app.turns")
@@ -177,29 +177,12 @@ class TurnRunner:
         )
 
     async def _close_unanswered(self, turn: Turn) -> None:
-        """After a failed turn, make the thread valid for its next request to a model: tool
-        calls the model wrote without an id (a stream the client could not merge) are dropped
-        from their message, and every call left without a result gets an error result."""
+        """After a failed turn, make the thread valid for its next request to a model."""
         graph = self._graphs[turn.graph.ref]
         conversation = turn.graph.conversation
         try:
             values = (await graph.aget_state(turn.config())).values
-            saved = conversation.messages(values)
-            fixes: list[BaseMessage] = []
-            for message in conversation.turn_messages(values, turn.message_id):
-                if isinstance(message, AIMessage) and (
-                    message.invalid_tool_calls or any(not c.get("id") for c in message.tool_calls)
-                ):
-                    kept = [c for c in message.tool_calls if c.get("id")]
-                    fixes.append(
-                        message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": []})
-                    )
-            by_id = {m.id: m for m in fixes}
-            unanswered = _unanswered_tool_calls([by_id.get(m.id, m) for m in saved])
-            fixes.extend(
-                ToolMessage(FAILED_TOOL_RESULT, tool_call_id=call_id, name=name, status="error")
-                for call_id, name in unanswered
-            )
+            fixes = _repairs(conversation, values, turn.message_id, FAILED_TOOL_RESULT)
             if fixes:
                 await graph.aupdate_state(
                     turn.config(), conversation.update(fixes), as_node=conversation.reply_node
@@ -208,8 +191,8 @@ class TurnRunner:
             log.exception("could not close the tool calls of failed turn %s", turn.request_id)
 
     async def _keep_partial(self, turn: Turn, message: HumanMessage | None, text: str) -> None:
-        """Save the user's message and the partial reply as the turn's outcome, and close any
-        tool call left without a result.
+        """Save the user's message and the partial reply as the turn's outcome, and make the
+        thread valid for its next request to a model (as after a failure).
 
         Message ids make this idempotent: if the cancelled run had saved the user's message,
         it is replaced, not repeated.
@@ -218,20 +201,17 @@ class TurnRunner:
         conversation = turn.graph.conversation
         try:
             values = (await graph.aget_state(turn.config())).values
-            saved = conversation.messages(values)
-            unanswered = _unanswered_tool_calls(saved)
+            fixes = _repairs(conversation, values, turn.message_id, CANCELLED_TOOL_RESULT)
             # The cancel may land after the last token, while the run's own exit checkpoint
             # (holding the whole reply) is being written: then there is nothing to add.
+            saved = conversation.messages(values)
             if message is None or message.id in {m.id for m in saved}:
                 done = conversation.turn_messages(values, turn.message_id)
                 last = done[-1] if done else None
-                if isinstance(last, AIMessage) and not last.tool_calls and not unanswered:
+                if isinstance(last, AIMessage) and not last.tool_calls and not fixes:
                     return
             messages: list[BaseMessage] = [] if message is None else [message]
-            messages.extend(
-                ToolMessage(CANCELLED_TOOL_RESULT, tool_call_id=call_id, name=name, status="error")
-                for call_id, name in unanswered
-            )
+            messages.extend(fixes)
             if text:
                 messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
             if not messages:
@@ -241,6 +221,29 @@ class TurnRunner:
             )
         except Exception:
             log.exception("could not save the partial reply of %s", turn.request_id)
+
+
+def _repairs(
+    conversation: Conversation, values: Mapping[str, Any], message_id: str | None, result: str
+) -> list[BaseMessage]:
+    """What makes a saved thread valid for its next chat-completions request after a turn
+    that did not end well: the turn's AI messages rewritten without the tool calls that have
+    no id (a stream the client could not merge), then an error ``result`` for every call left
+    without one (a request with a tool call but no result is refused)."""
+    fixes: list[BaseMessage] = []
+    for message in conversation.turn_messages(values, message_id):
+        if isinstance(message, AIMessage) and (
+            message.invalid_tool_calls or any(not c.get("id") for c in message.tool_calls)
+        ):
+            kept = [c for c in message.tool_calls if c.get("id")]
+            fixes.append(message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": []}))
+    by_id = {m.id: m for m in fixes}
+    saved = [by_id.get(m.id, m) for m in conversation.messages(values)]
+    fixes.extend(
+        ToolMessage(result, tool_call_id=call_id, name=name, status="error")
+        for call_id, name in _unanswered_tool_calls(saved)
+    )
+    return fixes
 
 
 def _unanswered_tool_calls(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
