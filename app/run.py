@@ -47,7 +47,6 @@ class Run:
         self.finished_at: float | None = None  # time.monotonic() when it ended
         # The reply is handed over and only clean-up is left: the thread is all but free.
         self.replied = False
-        self._stop_requested = False
         self._shutting_down = False
         self._waiters: list[asyncio.Future[None]] = []
         self.watchers = 0  # clients following the run here
@@ -63,12 +62,8 @@ class Run:
         return self._done
 
     def cancel(self) -> None:
-        """Stop the run; it saves what it streamed and ends with a cancelled reply."""
-        self.task.cancel()
-
-    def stop(self) -> None:
-        """Stop the run on a user's request: it ends with a final reply marked cancelled."""
-        self._stop_requested = True
+        """Stop the run (a user's cancel, or no client came back): it saves what it streamed
+        and ends with a final reply marked cancelled."""
         self.task.cancel()
 
     def shut_down(self) -> None:

@@ -118,7 +118,7 @@ class Runs:
     def stop_local(self, request_id: str) -> None:
         run = self._by_request.get(request_id)
         if run is not None and not run.done:
-            run.stop()
+            run.cancel()
 
     async def start(self, turn: Turn) -> Run:
         if turn.request_id in self._by_request:
@@ -204,7 +204,7 @@ class Runs:
         """Stop a run here or on another replica; False if none is in flight."""
         run = self._by_request.get(request_id)
         if run is not None and not run.done:
-            run.stop()
+            run.cancel()
             # Answer once the partial reply is saved, so a history read right after sees it.
             await run.wait(limit)
             return True
