@@ -1,8 +1,9 @@
 """Every private third-party API the fast model client relies on, in one place, with why.
 
 ``MODEL_CLIENT=stock`` runs langchain's own ``ChatOpenAI`` on httpx's own transport and uses
-none of these. Each is pinned by a behaviour test (``tests/model_client``) that compares the
-fast client with the stock one, so a dependency bump that changes one fails there first.
+none of these. ``tests/model_client/test_private_apis.py`` fails by name when one is renamed or
+an overridden method changes its parameters; what each does for us is pinned by the behaviour
+tests beside it that compare the fast client with the stock one.
 
 langchain-core (``BaseChatModel``):
 
