@@ -174,7 +174,8 @@ def test_a_stream_that_cannot_be_resumed_ends_the_reply_with_an_error(
 def test_an_error_frame_ends_the_reply_and_closes_the_stream(
     make_server: ServerFactory, upstream: OpenAIStandIn, playground: Playground
 ) -> None:
-    """A server `event: error` frame is shown and the stream closed: no reconnect follows it."""
+    """A server `event: error` frame (a model provider failure) is shown as an alert on the
+    reply and the stream closed: no reconnect follows it, and the page stays usable."""
     upstream.enqueue(Reply(status=500))
     server = make_server()
     playground.open(server.url)
@@ -188,3 +189,5 @@ def test_an_error_frame_ends_the_reply_and_closes_the_stream(
     streams = [url for url in playground.requests if "/stream/" in url]
     assert len(streams) == 1, streams
     assert reply.get_attribute("data-reconnects") is None
+    playground.wait_idle()
+    expect(playground.page.get_by_role("button", name="Send")).to_be_enabled()
