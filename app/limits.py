@@ -40,8 +40,9 @@ class Limits(Protocol):
     async def admit(self, user: str) -> None:
         """Count a request that starts a turn; raise :class:`RateLimited` past the rate."""
 
-    async def acquire(self, user: str, request_id: str) -> None:
-        """Take a run slot; raise :class:`TooManyStreams` when the user has them all."""
+    async def acquire(self, user: str, request_id: str) -> bool:
+        """Take a run slot (``False``: no cap, nothing taken); raise :class:`TooManyStreams`
+        when the user has them all."""
 
     async def release(self, user: str, request_id: str) -> None: ...
 
@@ -82,13 +83,14 @@ class LocalLimits:
             raise rate_limited(self._per_minute, recent[0] + 60 - now)
         recent.append(now)
 
-    async def acquire(self, user: str, request_id: str) -> None:
+    async def acquire(self, user: str, request_id: str) -> bool:
         if not self._max_streams:
-            return
+            return False
         running = self._running[user]
         if len(running) >= self._max_streams:
             raise too_many_streams(self._max_streams)
         running.add(request_id)
+        return True
 
     async def release(self, user: str, request_id: str) -> None:
         running = self._running.get(user)

@@ -70,9 +70,9 @@ class RedisLimits:
         if count > self._per_minute:
             raise rate_limited(self._per_minute, (window + 1) * 60 - now)
 
-    async def acquire(self, user: str, request_id: str) -> None:
+    async def acquire(self, user: str, request_id: str) -> bool:
         if not self._max_streams:
-            return
+            return False
         now = time.time()
         try:
             got = await self._acquire(
@@ -86,6 +86,7 @@ class RedisLimits:
         self._held[request_id] = user
         if self._refresher is None:
             self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+        return True
 
     async def release(self, user: str, request_id: str) -> None:
         if self._held.pop(request_id, None) is None:

@@ -161,16 +161,18 @@ async def _start(
     if not body.thread_id:
         turn_context.set({**context, "threadId": turn.thread_id})
     try:
-        await services.limits.acquire(user, request_id)
+        slot = await services.limits.acquire(user, request_id)
     except LimitReached as exc:
         services.metrics.refusals.labels(exc.reason).inc()
         raise
     try:
         run = await services.runs.start(turn)
     except BaseException:
-        await services.limits.release(user, request_id)
+        if slot:
+            await services.limits.release(user, request_id)
         raise
-    run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
+    if slot:  # no cap, no slot: nothing to give back, no task per run
+        run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
     return run
 
 
