@@ -90,6 +90,7 @@ class Reply:
     steps: Sequence[Step] = ()
     attachments: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     interrupt: Interrupt | None = None
+    text_deltas: int = 0  # text events the turn streamed
 
 
 RunEvent = TextDelta | StepStarted | ToolInputChunk | ToolOutputChunk | StepFinished | Reply

@@ -174,6 +174,7 @@ class TurnRunner:
             steps=tuple(tap.steps),
             attachments=tuple(tap.attachments),
             interrupt=interrupt,
+            text_deltas=tap.deltas,
         )
 
     async def _close_unanswered(self, turn: Turn) -> None:

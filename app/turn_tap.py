@@ -78,6 +78,7 @@ class TurnTap(BaseCallbackHandler):
         self._step_count = 0
         self.on_first: Callable[[], object] | None = None
         self.parts: list[str] = []  # text since the last finished step
+        self.deltas = 0  # text deltas emitted
         self.ttft_ms: float | None = None
         self.usage: UsageMetadata | None = None
         self.steps: list[Step] = []
@@ -132,6 +133,7 @@ class TurnTap(BaseCallbackHandler):
         parts.append(text)
         if len(parts) >= _JOIN_EVERY:
             parts[:] = ["".join(parts)]
+        self.deltas += 1
         self._emit(text)
 
     def _tool_call_deltas(self, run_id: UUID, message: AIMessageChunk) -> None:

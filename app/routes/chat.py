@@ -44,7 +44,6 @@ from app.schemas import (
 )
 from app.services import Services, ServicesDep
 from app.sse import EventStream
-from app.turn import Turn
 
 log = logging.getLogger("app.chat")
 router = APIRouter(tags=["chat"])
@@ -72,27 +71,29 @@ async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> Non
         run.shut_down()
 
 
-def _observe(metrics: Metrics, turn: Turn, reply: Reply, chunks: int) -> None:
-    graph = turn.graph.ref
+def _observe(metrics: Metrics, run: Run) -> None:
+    """Once per run, however many clients read it: its timings and the text deltas it sent."""
+    reply = run.events[-1] if run.events else None
+    if not isinstance(reply, Reply):
+        return
+    graph = run.turn.graph.ref
     if reply.ttft_ms is not None:
         metrics.ttft.labels(graph).observe(reply.ttft_ms / 1000)
     metrics.duration.labels(graph, reply.finish_reason or "stop").observe(reply.total_ms / 1000)
-    metrics.tokens.labels(graph).inc(chunks)
+    metrics.tokens.labels(graph).inc(reply.text_deltas)
 
 
 async def _frames(
     services: Services, run: Run, *, after: int, shutdown: anyio.Event, grace: float
 ) -> AsyncIterator[bytes]:
     """A run's frames after position ``after``, as the seed encodes them, until it ends."""
-    metrics, turn = services.metrics, run.turn
-    encoder = SeedEncoder(turn, retry_ms=services.settings.sse_retry_ms)
+    metrics = services.metrics
+    encoder = SeedEncoder(run.turn, retry_ms=services.settings.sse_retry_ms)
     watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
     metrics.active_streams.inc()
     try:
         async with aclosing(run.follow(after)) as batches:
             async for first, batch in batches:
-                if isinstance(batch[-1], Reply):
-                    _observe(metrics, turn, batch[-1], first + len(batch) - 2)
                 yield encoder.encode(first, batch)
     except AppError as exc:
         log.warning("stream failed: %s: %s", exc.code, exc.message)
@@ -171,6 +172,7 @@ async def _start(
         if slot:
             await services.limits.release(user, request_id)
         raise
+    run.task.add_done_callback(lambda _: _observe(services.metrics, run))
     if slot:  # no cap, no slot: nothing to give back, no task per run
         run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
     return run
@@ -341,15 +343,12 @@ async def generate(
     run = await _start(request, body, services, principal)
     turn = run.turn
     reply: Reply | None = None
-    chunks = 0
     async with aclosing(run.follow(0)) as batches:
         async for _first, batch in batches:
-            chunks += sum(isinstance(event, str) for event in batch)
             if isinstance(batch[-1], Reply):
                 reply = batch[-1]
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
-    _observe(services.metrics, turn, reply, chunks)
     return JSONResponse(final_payload(turn, reply))
 
 

@@ -229,3 +229,18 @@ async def test_asking_again_after_the_last_frame_is_204(
     assert whole[-1].event == "final"
     assert again.status_code == 204
     assert [f.event for f in before] == ["final"]
+
+
+async def test_a_run_read_by_several_clients_is_counted_once(
+    make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """/metrics counts a run's turn and tokens once, however many clients replay it."""
+    upstream.enqueue(Reply(tokens=["a ", "b ", "c"]))
+    server = make_server()
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        await _read(client, "POST", "/stream", json=turn("x", requestId="m-1"))
+        for _ in range(2):
+            await _read(client, "GET", "/stream/m-1", params={"userId": "u-1"})
+        text = (await client.get("/metrics")).text
+    assert 'agent_ttft_seconds_count{graph="streaming-chat::1.1.0"} 1.0' in text
+    assert 'agent_tokens_streamed_total{graph="streaming-chat::1.1.0"} 3.0' in text
