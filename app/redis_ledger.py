@@ -30,7 +30,6 @@ class RedisLedger:
 
     def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: float = 30.0) -> None:
         self._client = client
-        self.client = client
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
         self._ttl = ttl
@@ -39,6 +38,11 @@ class RedisLedger:
         self._unreleased: dict[str, str] = {}  # claims Redis could not take back yet
         self._release = client.register_script(_RELEASE)
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The Redis client the ledger uses, which the run log and limits share."""
+        return self._client
 
     def _run_key(self, request_id: str) -> str:
         return f"{self._prefix}:run:{request_id}"
