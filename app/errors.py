@@ -133,3 +133,32 @@ class ServerShutdown(AppError):
 
     status = 503
     code = "server_shutdown"
+
+
+class AssistantNotFound(AppError):
+    status = 404
+    code = "assistant_not_found"
+
+
+class ThreadExists(AppError):
+    """``POST /threads`` with the id of a thread that exists, and ``if_exists: raise``."""
+
+    status = 409
+    code = "thread_exists"
+
+
+class AssistantsReadOnly(AppError):
+    """Assistants are the registry's graph versions: they are not made or changed by API."""
+
+    status = 405
+    code = "assistants_read_only"
+
+    def __init__(self, allow: str) -> None:
+        super().__init__(
+            "Assistants are this server's registered graph versions: they are added and changed "
+            "in code (graphs/), not through the API. Read them with GET, or search them."
+        )
+        self._allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self._allow}

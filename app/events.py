@@ -2,7 +2,12 @@
 
 A text delta travels as the ``str`` itself: it is nearly every event of a run, so it gets no
 wrapper object. Tool steps are the other events, in the order they happen. The run ends with a
-:class:`Reply` (or raises an ``AppError``). Nothing here knows about SSE or LangGraph.
+:class:`Reply` (or raises an ``AppError``). Nothing here knows about SSE.
+
+Two events exist for the views that show more than the reply: :class:`MessageStarted` names the
+model message that the text and tool-call deltas after it belong to, and :class:`GraphChunk`
+carries one item of the graph's own stream modes (``values``, ``updates``, ...), produced only
+for runs that ask for them (the LangGraph API). An encoder skips what its view does not show.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "GraphChunk",
     "Interrupt",
+    "MessageStarted",
     "Reply",
     "RunEvent",
     "Step",
@@ -27,12 +34,37 @@ TextDelta = str
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStarted:
+    """The first text delta of a streamed model message: ``text``, and whose it is. The text
+    and tool-call deltas after it, up to the next one, belong to message ``id``. ``metadata``
+    is the model call's run metadata (node, step, checkpoint namespace, model), as LangGraph's
+    messages stream mode reports it. (It carries its text rather than coming before it so
+    that every event is one frame of the seed's view, whose frame ids are event positions.)"""
+
+    id: str
+    metadata: Mapping[str, Any]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GraphChunk:
+    """One item of the graph's own stream mode ``mode`` (``values``, ``updates``, ``custom``,
+    ``debug``, ``events``), from the (sub)graph at ``namespace`` (empty: the root)."""
+
+    mode: str
+    namespace: tuple[str, ...]
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
 class StepStarted:
     """The model named a tool to call (or a tool started that no streamed model named)."""
 
     id: str
     name: str
     index: int  # order of the step within the turn
+    # When the step is the first thing a streamed model message wrote: that message.
+    message: MessageStarted | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +125,13 @@ class Reply:
     text_deltas: int = 0  # text events the turn streamed
 
 
-RunEvent = TextDelta | StepStarted | ToolInputChunk | ToolOutputChunk | StepFinished | Reply
+RunEvent = (
+    TextDelta
+    | MessageStarted
+    | StepStarted
+    | ToolInputChunk
+    | ToolOutputChunk
+    | StepFinished
+    | GraphChunk
+    | Reply
+)

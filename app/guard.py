@@ -17,8 +17,9 @@ from app.identity import OPEN, Authenticator, Principal, Unauthenticated
 from app.metrics import Metrics
 
 # Liveness must answer without credentials; the playground page and assets carry no data
-# (every API call the page makes needs the key like any other client's).
-_OPEN_PATHS = ("/health",)
+# (every API call the page makes needs the key like any other client's). /ok is the LangGraph
+# API's liveness.
+_OPEN_PATHS = ("/health", "/ok")
 _OPEN_PREFIXES = ("/static/",)
 
 
@@ -83,6 +84,9 @@ class Guard:
             if name == b"authorization":
                 authorization = value
                 break
+            if name == b"x-api-key" and authorization is None:
+                # LangGraph's SDKs send their api_key so: the same credential, as a bearer.
+                authorization = b"Bearer " + value
         if authorization is None and _stream_access(scope):
             return None
         return await self._auth.authenticate(authorization)

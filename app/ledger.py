@@ -11,6 +11,7 @@ one heartbeat task per process refreshes the claims of the runs it holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -21,7 +22,11 @@ class Ledger(Protocol):
 
     async def running_elsewhere(self, request_id: str) -> bool: ...
 
-    async def request_cancel(self, request_id: str) -> None: ...
+    async def request_cancel(self, request_id: str, *, rollback: bool = False) -> None: ...
+
+    async def holders(self, thread_ids: Sequence[str]) -> dict[str, str]:
+        """The request holding each of ``thread_ids`` that is busy on another replica."""
+        ...
 
 
 class LocalLedger:
@@ -36,5 +41,8 @@ class LocalLedger:
     async def running_elsewhere(self, request_id: str) -> bool:
         return False
 
-    async def request_cancel(self, request_id: str) -> None:
+    async def request_cancel(self, request_id: str, *, rollback: bool = False) -> None:
         return None
+
+    async def holders(self, thread_ids: Sequence[str]) -> dict[str, str]:
+        return {}

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import handlers
+from app.assistants import Assistants
 from app.binding import Binder
 from app.guard import Guard
 from app.identity import authenticator_for
@@ -21,11 +22,13 @@ from app.limits import Limits, LocalLimits
 from app.metrics import Metrics
 from app.persistence import open_checkpointer
 from app.persistence.factory import Checkpointer
-from app.routes import chat, meta, playground, threads
+from app.routes import chat, langgraph, meta, playground, threads
+from app.run import Run
 from app.runs import Runs
 from app.services import Services
 from app.settings import Settings
 from app.thread_access import ThreadAccess
+from app.thread_store import RecordKeeper, SqliteThreadStore, ThreadStore
 from app.turn_runner import TurnRunner
 from graphs import Registry, RegistryError, build_registry
 from model_client import ModelFactory, Upstream, model_factory
@@ -108,6 +111,21 @@ async def stream_secret_for(settings: Settings, ledger: RedisLedger | LocalLedge
     return await ledger.shared_secret("stream-url-secret")
 
 
+async def records_for(
+    settings: Settings, checkpointer: Checkpointer, ledger: RedisLedger | LocalLedger
+) -> ThreadStore:
+    """Thread and run records where the checkpoints are: Redis, or the SQLite file."""
+    if not isinstance(ledger, LocalLedger):
+        from app.redis_thread_store import RedisThreadStore
+
+        return RedisThreadStore(
+            ledger.client, prefix=settings.redis_key_prefix, ttl=settings.redis_ttl_seconds
+        )
+    store = SqliteThreadStore(checkpointer.saver.conn)  # type: ignore[attr-defined]
+    await store.setup()
+    return store
+
+
 def create_app(settings: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
     """Build the server from ``settings`` (default: the environment and ``.env``) and the graph
     ``registry`` (default: every graph in ``graphs.catalog``).
@@ -133,6 +151,15 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             runner = TurnRunner(settings, graphs, models.provider)
             ledger = ledger_for(settings, checkpointer)
             run_log = run_log_for(settings, ledger)
+            records = await records_for(settings, checkpointer, ledger)
+            assistants = Assistants(registry)
+            keeper = RecordKeeper(records, assistants.default_of)
+
+            def on_start(run: Run) -> None:
+                if run_log is not None:
+                    run_log.attach(run)
+                keeper.attach(run)
+
             runs = Runs(
                 runner,
                 ledger=ledger,
@@ -141,7 +168,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 reconnect_grace=settings.reconnect_grace_seconds,
                 keep_unwatched=settings.on_disconnect == "continue",
                 keep_finished=settings.run_log_ttl_seconds,
-                on_start=run_log.attach if run_log is not None else None,
+                on_start=on_start,
                 watched_elsewhere=None if isinstance(ledger, LocalLedger) else ledger.watched,
             )
             if not isinstance(ledger, LocalLedger):
@@ -153,13 +180,16 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 models=models,
                 checkpointer=checkpointer,
                 binder=Binder(settings, registry),
-                threads=ThreadAccess(checkpointer.saver, registry),
+                threads=ThreadAccess(checkpointer.saver, registry, records),
                 runs=runs,
                 metrics=app.state.metrics,
                 run_log=run_log,
                 limits=limits,
                 auth_enabled=authenticator.enabled,
                 stream_secret=await stream_secret_for(settings, ledger),
+                records=records,
+                assistants=assistants,
+                ledger=ledger,
             )
             log.info("authentication: %s", authenticator.describe())
             if models.provider == "offline":
@@ -209,13 +239,23 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            # The LangGraph SDKs' credential and user headers, and a rejoining stream's id.
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Api-Key",
+                "X-User-Id",
+                "Last-Event-ID",
+            ],
+            # useStream learns the run's id from Content-Location.
+            expose_headers=["Content-Location", "Location"],
             max_age=600,
         )
     app.include_router(chat.router)
     app.include_router(meta.router)
     app.include_router(threads.router)
+    app.include_router(langgraph.router)
     if settings.playground:
         app.include_router(playground.router)
     return app

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -112,6 +112,19 @@ class RedisLedger:
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
+    async def holders(self, thread_ids: Sequence[str]) -> dict[str, str]:
+        if not thread_ids:
+            return {}
+        try:
+            found = await self._client.mget([self._lock_key(t) for t in thread_ids])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return {
+            thread_id: holder.decode()
+            for thread_id, holder in zip(thread_ids, found, strict=True)
+            if isinstance(holder, bytes)
+        }
+
     async def shared_secret(self, name: str) -> bytes:
         """A random secret every replica agrees on: the first to ask makes it."""
         key = f"{self._prefix}:secret:{name}"
@@ -140,13 +153,15 @@ class RedisLedger:
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
-    async def request_cancel(self, request_id: str) -> None:
+    async def request_cancel(self, request_id: str, *, rollback: bool = False) -> None:
+        # A request id never holds a tab (RequestIdPath): what follows one is the action.
+        message = f"{request_id}\trollback" if rollback else request_id
         try:
-            await self._client.publish(self._channel, request_id)
+            await self._client.publish(self._channel, message)
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
-    def start(self, on_cancel: Callable[[str], None]) -> None:
+    def start(self, on_cancel: Callable[[str, bool], None]) -> None:
         """Start the heartbeat and the cancel listener."""
         self._tasks = [
             asyncio.create_task(self._heartbeat(), name="ledger-heartbeat"),
@@ -176,7 +191,7 @@ class RedisLedger:
             except RedisError as exc:
                 log.warning("could not refresh run claims: %s", exc)
 
-    async def _listen(self, on_cancel: Callable[[str], None]) -> None:
+    async def _listen(self, on_cancel: Callable[[str, bool], None]) -> None:
         # Reconnects with a short backoff: a Redis restart must not end cross-replica cancel.
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
@@ -185,7 +200,8 @@ class RedisLedger:
                 async for message in pubsub.listen():
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        on_cancel(data.decode())
+                        request_id, _, action = data.decode().partition("\t")
+                        on_cancel(request_id, action == "rollback")
             except RedisError as exc:
                 log.warning("cancel listener lost Redis (%s); retrying", exc)
                 await asyncio.sleep(0.5)

@@ -21,7 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.encoders.seed import SeedEncoder
+from app.encoders import encoder_for
 from app.errors import AppError, StoreUnavailable
 from app.run import Run
 from redis_saver.errors import RedisUnavailable
@@ -56,7 +56,7 @@ class _Pending:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.encoder = SeedEncoder(run.turn)
+        self.encoder = encoder_for(run.turn)
         self.written = 0  # log positions already in Redis
         self.head = True  # the owner entry, and the expiry while the run lives
         self.final_since: float | None = None  # when the run ended, until its end is written
@@ -148,7 +148,10 @@ class RedisRunLog:
                 commands.append([b"PEXPIRE", key, b"%d" % self._live_ttl_ms])
             encoder = pending.encoder
             for position in range(pending.written + 1, upto + 1):
-                name, data = encoder.parts(run.events[position - 1])
+                parts = encoder.parts(run.events[position - 1], position)
+                if parts is None:  # nothing to show in the run's view: a gap in the ids
+                    continue
+                name, data = parts
                 commands.append(
                     [b"XADD", key, b"MAXLEN", b"~", self._maxlen, b"%d-0" % position,
                      b"n", name, b"d", data]

@@ -48,6 +48,7 @@ class Run:
         # The reply is handed over and only clean-up is left: the thread is all but free.
         self.replied = False
         self._shutting_down = False
+        self._rollback = False
         self._waiters: list[asyncio.Future[None]] = []
         self.watchers = 0  # clients following the run here
         self._on_unwatched = on_unwatched
@@ -61,9 +62,11 @@ class Run:
     def done(self) -> bool:
         return self._done
 
-    def cancel(self) -> None:
+    def cancel(self, *, rollback: bool = False) -> None:
         """Stop the run (a user's cancel, or no client came back): it saves what it streamed
-        and ends with a final reply marked cancelled."""
+        and ends with a final reply marked cancelled; with ``rollback``, the thread goes back
+        to where it was before the run instead."""
+        self._rollback = self._rollback or rollback
         self.task.cancel()
 
     def shut_down(self) -> None:
@@ -77,7 +80,7 @@ class Run:
 
     async def _drive(self) -> None:
         try:
-            reply = await self._runner.run(self.turn, self._emit)
+            reply = await self._runner.run(self.turn, self._emit, rollback=lambda: self._rollback)
             self.replied = True
             self.events.append(reply)
         except TurnCancelled as cancelled:

@@ -84,9 +84,12 @@ class Runs:
     def _unwatched(self, run: Run) -> None:
         """The last client of ``run`` left: keep it for the grace period, then cancel it
         unless a client came back (here, or on another replica through the run's log)."""
-        if self._keep_unwatched or run.done:
+        on_disconnect = run.turn.on_disconnect
+        if run.done or on_disconnect == "continue":
             return
-        if self._grace <= 0:
+        if on_disconnect is None and self._keep_unwatched:
+            return
+        if self._grace <= 0 or on_disconnect == "cancel":
             run.cancel()
             return
         request_id = run.turn.request_id
@@ -115,27 +118,42 @@ class Runs:
     def busy(self, thread_id: str) -> bool:
         return thread_id in self._by_thread
 
-    def stop_local(self, request_id: str) -> None:
+    def stop_local(self, request_id: str, rollback: bool = False) -> None:
         run = self._by_request.get(request_id)
         if run is not None and not run.done:
-            run.cancel()
+            run.cancel(rollback=rollback)
 
-    async def start(self, turn: Turn) -> Run:
+    def on_thread(self, thread_id: str) -> Run | None:
+        """The run in flight on ``thread_id`` in this process."""
+        return self._by_thread.get(thread_id)
+
+    async def start(self, turn: Turn, *, multitask: str | None = None) -> Run:
+        """Start ``turn``'s run. On a busy thread, ``multitask`` (default: the server's
+        ``MULTITASK`` setting) decides: ``reject`` refuses it (409), ``enqueue`` waits for the
+        thread, ``interrupt`` and ``rollback`` cancel the run in flight first (keeping what it
+        streamed, or putting the thread back as it was before it) and then wait."""
         if turn.request_id in self._by_request:
             raise DuplicateRequest(
                 f"request {turn.request_id!r} is already running; a retry must wait for it "
                 "or use a new requestId"
             )
+        strategy = multitask or self._multitask
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
+        cancelled: set[str] = set()
         while True:
             try:
                 await self._claim(turn)
                 break
-            except ThreadBusy:
+            except ThreadBusy as busy:
                 remaining = deadline - loop.time()
-                if self._multitask != "enqueue" or remaining <= 0:
+                if strategy == "reject" or remaining <= 0:
                     raise
+                holder = (busy.details or {}).get("requestId")
+                if strategy in ("interrupt", "rollback") and holder and holder not in cancelled:
+                    cancelled.add(holder)
+                    await self.cancel(holder, remaining, rollback=strategy == "rollback")
+                    continue
                 current = self._by_thread.get(turn.thread_id)
                 if current is not None:
                     await current.wait(remaining)
@@ -200,17 +218,18 @@ class Runs:
 
         task.add_done_callback(released)
 
-    async def cancel(self, request_id: str, limit: float = 10.0) -> bool:
-        """Stop a run here or on another replica; False if none is in flight."""
+    async def cancel(self, request_id: str, limit: float = 10.0, *, rollback: bool = False) -> bool:
+        """Stop a run here or on another replica; False if none is in flight. With
+        ``rollback`` its thread goes back to where it was before the run."""
         run = self._by_request.get(request_id)
         if run is not None and not run.done:
-            run.cancel()
+            run.cancel(rollback=rollback)
             # Answer once the partial reply is saved, so a history read right after sees it.
             await run.wait(limit)
             return True
         if not await self.ledger.running_elsewhere(request_id):
             return False
-        await self.ledger.request_cancel(request_id)
+        await self.ledger.request_cancel(request_id, rollback=rollback)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         # Poll the claim: the replica that holds the run releases it once the run has ended.

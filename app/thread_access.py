@@ -6,6 +6,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from app.error_map import raise_mapped
 from app.errors import GraphNotFound, ThreadGraphMismatch, ThreadNotFound
+from app.thread_store import ThreadStore
 from app.turn import Turn
 from graphs import GraphVersion, Registry, UnknownGraph
 
@@ -13,12 +14,19 @@ from graphs import GraphVersion, Registry, UnknownGraph
 class ThreadAccess:
     """Reads a thread's binding (owner and graph) from its latest checkpoint's metadata."""
 
-    def __init__(self, saver: BaseCheckpointSaver[str], registry: Registry) -> None:
+    def __init__(
+        self,
+        saver: BaseCheckpointSaver[str],
+        registry: Registry,
+        records: ThreadStore | None = None,
+    ) -> None:
         self._saver = saver
         self._registry = registry
+        self._records = records
 
-    async def load(self, thread_id: str, user_id: str) -> CheckpointTuple | None:
-        """The thread's latest checkpoint, if it exists and belongs to ``user_id``."""
+    async def load(self, thread_id: str, user_id: str | None) -> CheckpointTuple | None:
+        """The thread's latest checkpoint, if it exists and belongs to ``user_id`` (``None``:
+        to anyone, for a service key or an open server that names no user)."""
         try:
             saved = await self._saver.aget_tuple(
                 {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
@@ -26,14 +34,19 @@ class ThreadAccess:
         except Exception as exc:
             raise_mapped(exc)
         if saved is None:
+            # A thread made through the LangGraph API has a record, and an owner, before
+            # its first checkpoint.
+            record = await self._records.get(thread_id) if self._records is not None else None
+            if record is not None and user_id is not None and record.user_id != user_id:
+                raise ThreadNotFound(f"thread {thread_id!r} was not found")
             return None
         owner = saved.metadata.get("user_id")
-        if owner is not None and owner != user_id:
+        if owner is not None and user_id is not None and owner != user_id:
             # 404, not 403: another user's thread id must reveal nothing.
             raise ThreadNotFound(f"thread {thread_id!r} was not found")
         return saved
 
-    async def require(self, thread_id: str, user_id: str) -> CheckpointTuple:
+    async def require(self, thread_id: str, user_id: str | None) -> CheckpointTuple:
         """Like :meth:`load`, but a thread that does not exist is a 404."""
         saved = await self.load(thread_id, user_id)
         if saved is None:

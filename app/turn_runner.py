@@ -21,6 +21,7 @@ from langgraph.types import Command
 from app.error_map import to_app_error
 from app.errors import InterruptPending, MaxStepsExceeded, NoPendingInterrupt, UpstreamTimeout
 from app.events import Interrupt, Reply, RunEvent
+from app.graph_stream import stream_graph
 from app.settings import Settings
 from app.turn import Turn
 from app.turn_tap import TurnTap
@@ -50,6 +51,10 @@ class TurnRunner:
         self._settings = settings
         self._graphs = graphs
         self._provider = provider
+
+    def graph(self, version: GraphVersion) -> Graph:
+        """``version``'s graph, compiled with the checkpointer."""
+        return self._graphs[version.ref]
 
     async def pending_interrupts(self, version: GraphVersion, thread_id: str) -> Sequence[Any]:
         """What the thread's graph asked and waits an answer for (LangGraph ``Interrupt``s)."""
@@ -83,18 +88,33 @@ class TurnRunner:
                 details={"interrupt": {"id": first.id, "value": first.value}},
             )
 
-    async def run(self, turn: Turn, emit: Callable[[RunEvent], None]) -> Reply:
+    async def run(
+        self,
+        turn: Turn,
+        emit: Callable[[RunEvent], None],
+        *,
+        rollback: Callable[[], bool] = lambda: False,
+    ) -> Reply:
         """Run the turn, handing each run event to ``emit`` as it happens.
 
         ``emit`` is called on the event loop from inside the model's and tools' callbacks, so
-        it must be quick and must not raise.
+        it must be quick and must not raise. If the turn is cancelled and ``rollback()`` says
+        so, the thread goes back to where it was before the turn instead of keeping what was
+        streamed.
         """
         graph = self._graphs[turn.graph.ref]
         conversation = turn.graph.conversation
         message = None if turn.content is None else HumanMessage(turn.content, id=turn.message_id)
-        graph_input: Any = (
-            Command(resume=turn.resume) if message is None else conversation.input(message)
-        )
+        graph_run = turn.graph_run
+        graph_input: Any
+        if graph_run is not None:
+            graph_input = graph_run.input
+            kept: list[BaseMessage] = list(graph_run.input_messages)
+        else:
+            graph_input = (
+                Command(resume=turn.resume) if message is None else conversation.input(message)
+            )
+            kept = [] if message is None else [message]
         loop = asyncio.get_running_loop()
         start = loop.time()
         tap = TurnTap(emit, conversation.stream_nodes, turn.received)
@@ -107,18 +127,24 @@ class TurnRunner:
                 timeout
             ):
                 tap.on_first = lambda: timeout.reschedule(start + self._settings.upstream_timeout)
-                values = await graph.ainvoke(
-                    graph_input,
-                    config,
-                    context=turn.settings,
-                    # One checkpoint per turn, written when the run ends, even when it fails.
-                    durability="exit",
-                )
+                if graph_run is not None:
+                    values = await stream_graph(graph, graph_input, config, turn, emit)
+                else:
+                    values = await graph.ainvoke(
+                        graph_input,
+                        config,
+                        context=turn.settings,
+                        # One checkpoint per turn, written when the run ends, even when it fails.
+                        durability="exit",
+                    )
         except asyncio.CancelledError:
             # Cancelled by request or by a client that left: keep what was streamed, so the
             # thread reads as the client saw it, then report the partial reply.
             text = tap.text()
-            await self._keep_partial(turn, message, text)
+            if rollback():
+                await self._roll_back(turn)
+            else:
+                await self._keep_partial(turn, kept, text)
             raise TurnCancelled(self._reply(turn, tap, text, None, "cancelled")) from None
         except TimeoutError:
             waited = "first token" if tap.ttft_ms is None else "whole reply"
@@ -191,9 +217,24 @@ class TurnRunner:
         except Exception:
             log.exception("could not close the tool calls of failed turn %s", turn.request_id)
 
-    async def _keep_partial(self, turn: Turn, message: HumanMessage | None, text: str) -> None:
-        """Save the user's message and the partial reply as the turn's outcome, and make the
-        thread valid for its next request to a model (as after a failure).
+    async def _roll_back(self, turn: Turn) -> None:
+        """Put the thread back as it was before ``turn``: its latest checkpoint from before
+        the turn becomes the head again (copied, so history still shows what happened), or,
+        for a thread the turn began, the thread goes."""
+        graph = self._graphs[turn.graph.ref]
+        try:
+            async for snapshot in graph.aget_state_history(turn.config()):
+                if snapshot.metadata and snapshot.metadata.get("request_id") != turn.request_id:
+                    await graph.aupdate_state(snapshot.config, None, as_node="__copy__")
+                    return
+            await graph.checkpointer.adelete_thread(turn.thread_id)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("could not roll back the thread of %s", turn.request_id)
+
+    async def _keep_partial(self, turn: Turn, kept: list[BaseMessage], text: str) -> None:
+        """Save the user's message (``kept``: the turn's input messages) and the partial
+        reply as the turn's outcome, and make the thread valid for its next request to a
+        model (as after a failure).
 
         Message ids make this idempotent: if the cancelled run had saved the user's message,
         it is replaced, not repeated.
@@ -205,13 +246,13 @@ class TurnRunner:
             fixes = _repairs(conversation, values, turn.message_id, CANCELLED_TOOL_RESULT)
             # The cancel may land after the last token, while the run's own exit checkpoint
             # (holding the whole reply) is being written: then there is nothing to add.
-            saved = conversation.messages(values)
-            if message is None or message.id in {m.id for m in saved}:
+            saved_ids = {m.id for m in conversation.messages(values)}
+            if all(m.id in saved_ids for m in kept):
                 done = conversation.turn_messages(values, turn.message_id)
                 last = done[-1] if done else None
                 if isinstance(last, AIMessage) and not last.tool_calls and not fixes:
                     return
-            messages: list[BaseMessage] = [] if message is None else [message]
+            messages: list[BaseMessage] = list(kept)
             messages.extend(fixes)
             if text:
                 messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))

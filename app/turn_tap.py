@@ -24,6 +24,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command
 
 from app.events import (
+    MessageStarted,
     RunEvent,
     Step,
     StepFinished,
@@ -67,7 +68,10 @@ class TurnTap(BaseCallbackHandler):
         self._emit = emit
         self._stream_nodes = frozenset(stream_nodes)
         self._received = received  # time.perf_counter() when the request arrived
-        self._streaming: set[UUID] = set()
+        # Streamed model runs -> their run metadata (node, step, namespace), as LangGraph's
+        # messages stream mode reports it; the run whose message the deltas now belong to.
+        self._streaming: dict[UUID, dict[str, Any]] = {}
+        self._current: UUID | None = None
         # (model run, tool-call index) -> step id, for the calls a streamed model is writing.
         self._calls: dict[tuple[UUID, int], str] = {}
         self._pending_args: dict[tuple[UUID, int], list[str]] = {}
@@ -103,7 +107,7 @@ class TurnTap(BaseCallbackHandler):
         if not metadata or (tags and TAG_NOSTREAM in tags):
             return
         if metadata.get("langgraph_node") in self._stream_nodes and _at_root(metadata):
-            self._streaming.add(run_id)
+            self._streaming[run_id] = metadata
 
     def on_llm_new_token(
         self,
@@ -134,7 +138,13 @@ class TurnTap(BaseCallbackHandler):
         if len(parts) >= _JOIN_EVERY:
             parts[:] = ["".join(parts)]
         self.deltas += 1
-        self._emit(text)
+        if run_id is self._current or run_id == self._current:
+            self._emit(text)
+        else:  # the first text of this model message: say whose it is
+            self._current = run_id
+            self._emit(
+                MessageStarted(message.id or f"lc_run--{run_id}", self._streaming[run_id], text)
+            )
 
     def _tool_call_deltas(self, run_id: UUID, message: AIMessageChunk) -> None:
         for delta in message.tool_call_chunks:
@@ -151,7 +161,13 @@ class TurnTap(BaseCallbackHandler):
                     continue
                 step_id = delta.get("id") or f"call_{run_id.hex[:12]}_{key[1]}"
                 self._calls[key] = step_id
-                self._start(step_id, name)
+                owner = None
+                if run_id != self._current:
+                    self._current = run_id
+                    owner = MessageStarted(
+                        message.id or f"lc_run--{run_id}", self._streaming[run_id], ""
+                    )
+                self._start(step_id, name, owner)
                 held = self._pending_args.pop(key, None)
                 if held:
                     args = "".join(held) + args
@@ -159,7 +175,7 @@ class TurnTap(BaseCallbackHandler):
                 self._emit(ToolInputChunk(step_id, args))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        self._streaming.discard(run_id)
+        self._streaming.pop(run_id, None)
         for generations in response.generations:
             for generation in generations:
                 if isinstance(generation, ChatGeneration):
@@ -169,7 +185,7 @@ class TurnTap(BaseCallbackHandler):
                     self._adopt_ids(run_id, generation.message)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._streaming.discard(run_id)
+        self._streaming.pop(run_id, None)
 
     def _adopt_ids(self, run_id: UUID, message: BaseMessage) -> None:
         """A step whose id the stream did not carry takes the merged call's id, so the tool's
@@ -182,9 +198,9 @@ class TurnTap(BaseCallbackHandler):
                 self._started[call["id"]] = name
                 self._aliases[call["id"]] = step_id
 
-    def _start(self, step_id: str, name: str) -> None:
+    def _start(self, step_id: str, name: str, message: MessageStarted | None = None) -> None:
         self._started[step_id] = name
-        self._emit(StepStarted(step_id, name, self._step_count))
+        self._emit(StepStarted(step_id, name, self._step_count, message))
         self._step_count += 1
 
     # -- tools ---------------------------------------------------------------------------

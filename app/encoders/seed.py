@@ -15,6 +15,8 @@ import orjson
 
 from app.errors import AppError
 from app.events import (
+    GraphChunk,
+    MessageStarted,
     Reply,
     RunEvent,
     Step,
@@ -134,18 +136,25 @@ class SeedEncoder:
             if isinstance(event, str):
                 out.append(chunk_frame(frame_id, event))
             else:
-                name, data = self.parts(event)
-                out.append(frame(frame_id, name, data))
+                parts = self.parts(event)
+                if parts is not None:  # None: a graph stream mode's, not in this view
+                    out.append(frame(frame_id, *parts))
             frame_id += 1
         self.last_id = frame_id - 1
         return self._with_retry(b"".join(out))
 
-    def parts(self, event: RunEvent) -> tuple[bytes, bytes]:
-        """The event name and data of an event's frame, without the id."""
+    def parts(self, event: RunEvent, position: int = 0) -> tuple[bytes, bytes] | None:
+        """The event name and data of an event's frame, without the id (the log adds the
+        event's ``position``); ``None`` for an event this view does not show (a graph stream
+        mode's chunk)."""
         if isinstance(event, str):
             return b"stream_event", b'{"type":"chunk","content":%s}' % orjson.dumps(event)
+        if isinstance(event, MessageStarted):
+            return b"stream_event", b'{"type":"chunk","content":%s}' % orjson.dumps(event.text)
         if isinstance(event, Reply):
             return b"final", orjson.dumps(final_payload(self._turn, event))
+        if isinstance(event, GraphChunk):
+            return None
         return b"stream_event", orjson.dumps(step_event(event))
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]:

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -27,12 +26,11 @@ from app.identity import (
     check_stream_token,
     stream_token,
 )
-from app.limits import LimitReached
 from app.logs import turn_context
-from app.metrics import Metrics
 from app.principal import PrincipalDep
 from app.responses import JSONResponse
 from app.run import Run
+from app.run_stream import admit, event_stream, launch, run_frames
 from app.schemas import (
     AUTH_REFUSALS,
     ChatRequest,
@@ -63,49 +61,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> None:
-    """On SIGTERM, give the run ``grace`` seconds to finish, then end it with server_shutdown."""
-    await shutdown.wait()
-    await asyncio.sleep(grace)
-    if not run.done:
-        run.shut_down()
-
-
-def _observe(metrics: Metrics, run: Run) -> None:
-    """Once per run, however many clients read it: its timings and the text deltas it sent."""
-    reply = run.events[-1] if run.events else None
-    if not isinstance(reply, Reply):
-        return
-    graph = run.turn.graph.ref
-    if reply.ttft_ms is not None:
-        metrics.ttft.labels(graph).observe(reply.ttft_ms / 1000)
-    metrics.duration.labels(graph, reply.finish_reason or "stop").observe(reply.total_ms / 1000)
-    metrics.tokens.labels(graph).inc(reply.text_deltas)
-
-
-async def _frames(
-    services: Services, run: Run, *, after: int, shutdown: anyio.Event, grace: float
-) -> AsyncIterator[bytes]:
-    """A run's frames after position ``after``, as the seed encodes them, until it ends."""
-    metrics = services.metrics
-    encoder = SeedEncoder(run.turn, retry_ms=services.settings.sse_retry_ms)
-    watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
-    metrics.active_streams.inc()
-    try:
-        async with aclosing(run.follow(after)) as batches:
-            async for first, batch in batches:
-                yield encoder.encode(first, batch)
-    except AppError as exc:
-        log.warning("stream failed: %s: %s", exc.code, exc.message)
-        metrics.errors.labels(exc.code).inc()
-        yield encoder.error(len(run.events) + 1, exc)
-    finally:
-        metrics.active_streams.dec()
-        watcher.cancel()
-        # The client is gone (or the stream ended): the run's follower count dropped, and
-        # Runs decides whether the run goes on (RECONNECT_GRACE_SECONDS, ON_DISCONNECT).
-
-
 async def _log_frames(services: Services, request_id: str, after: int) -> AsyncIterator[bytes]:
     """A run of another replica, read from its log in Redis."""
     run_log = services.run_log
@@ -125,21 +80,6 @@ async def _log_frames(services: Services, request_id: str, after: int) -> AsyncI
         yield retry + frame(last + 1, b"error", orjson.dumps(exc.payload(request_id)))
 
 
-def _event_stream(
-    services: Services, frames: AsyncIterator[bytes], shutdown: anyio.Event
-) -> EventStream:
-    settings = services.settings
-    return EventStream(
-        frames,
-        shutdown_event=shutdown,
-        # Past our own grace, leave time for the server_shutdown frame to go out.
-        shutdown_grace_period=settings.shutdown_grace_seconds + 3,
-        ping=settings.sse_ping_seconds,
-        headers={"Cache-Control": "no-cache"},
-        gzip=settings.sse_compression == "gzip",
-    )
-
-
 async def _start(
     request: Request, body: ChatRequest, services: ServicesDep, principal: Principal | None
 ) -> Run:
@@ -150,41 +90,21 @@ async def _start(
     if principal is not None:
         context["principal"] = principal.label
     turn_context.set(context)
-    try:
-        await services.limits.admit(user)
-    except LimitReached as exc:
-        services.metrics.refusals.labels(exc.reason).inc()
-        raise
+    await admit(services, user)
     turn = services.binder.bind(body, request_id, user)
     if body.thread_id is not None:
         await services.threads.check(turn)
     await services.runs.runner.check_interrupts(turn)
     if not body.thread_id:
         turn_context.set({**context, "threadId": turn.thread_id})
-    try:
-        slot = await services.limits.acquire(user, request_id)
-    except LimitReached as exc:
-        services.metrics.refusals.labels(exc.reason).inc()
-        raise
-    try:
-        run = await services.runs.start(turn)
-    except BaseException:
-        if slot:
-            await services.limits.release(user, request_id)
-        raise
-    run.task.add_done_callback(lambda _: _observe(services.metrics, run))
-    if slot:  # no cap, no slot: nothing to give back, no task per run
-        run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
-    return run
+    return await launch(services, turn)
 
 
-_background: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+def _frames(
+    services: Services, run: Run, *, after: int, shutdown: anyio.Event
+) -> AsyncIterator[bytes]:
+    encoder = SeedEncoder(run.turn, retry_ms=services.settings.sse_retry_ms)
+    return run_frames(services, run, encoder, after=after, shutdown=shutdown)
 
 
 @router.post(
@@ -204,9 +124,7 @@ async def stream(
 ) -> EventStream:
     run = await _start(request, body, services, principal)
     shutdown = anyio.Event()
-    grace = services.settings.shutdown_grace_seconds
-    frames = _frames(services, run, after=0, shutdown=shutdown, grace=grace)
-    return _event_stream(services, frames, shutdown)
+    return event_stream(services, _frames(services, run, after=0, shutdown=shutdown), shutdown)
 
 
 @router.post(
@@ -281,10 +199,8 @@ async def rejoin(
             raise missing
         if run.done and after >= len(run.events) + (run.error is not None):
             return _ended()
-        grace = services.settings.shutdown_grace_seconds
-        return _event_stream(
-            services, _frames(services, run, after=after, shutdown=shutdown, grace=grace), shutdown
-        )
+        frames = _frames(services, run, after=after, shutdown=shutdown)
+        return event_stream(services, frames, shutdown)
     if services.run_log is None:
         raise missing
     owner = await services.run_log.owner(request_id)
@@ -292,7 +208,7 @@ async def rejoin(
         raise missing
     if after and await services.run_log.ended_by(request_id, after):
         return _ended()
-    return _event_stream(services, _log_frames(services, request_id, after), shutdown)
+    return event_stream(services, _log_frames(services, request_id, after), shutdown)
 
 
 async def _owner_of(services: Services, request_id: str) -> str | None:

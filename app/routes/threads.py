@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from app.error_map import raise_mapped
-from app.errors import ThreadBusy
+from app.errors import ThreadBusy, ThreadNotFound
 from app.identity import acting_user
 from app.principal import PrincipalDep
 from app.schemas import AUTH_REFUSALS, ErrorEnvelope, ThreadIdPath, UserIdQuery
@@ -69,7 +69,7 @@ def _message(message: BaseMessage) -> dict[str, Any]:
 
 @router.delete(
     "/threads/{thread_id}",
-    summary="Delete the thread and every checkpoint of it",
+    summary="Delete the thread, every checkpoint of it and its records (both APIs)",
     status_code=204,
     responses={**_NOT_FOUND, 409: {"model": ErrorEnvelope, "description": "Thread busy"}},
 )
@@ -78,12 +78,25 @@ async def delete_thread(
     services: ServicesDep,
     principal: PrincipalDep,
     user_id: UserIdQuery = None,
+    x_user_id: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Response:
-    await services.threads.require(thread_id, acting_user(principal, user_id))
+    # The LangGraph API's DELETE /threads/{id} too: its user may come as X-User-Id, and a
+    # service key (or an open server) naming no user may delete any thread.
+    named = user_id if user_id is not None else x_user_id
+    if named is None and principal is not None and principal.kind != "user":
+        owner = None
+    else:
+        owner = acting_user(principal, named)
+    found = await services.threads.load(thread_id, owner)
+    record = await services.records.get(thread_id) if services.records is not None else None
+    if found is None and (record is None or (owner is not None and record.user_id != owner)):
+        raise ThreadNotFound(f"thread {thread_id!r} was not found")
     if services.runs.busy(thread_id):
         raise ThreadBusy(f"thread {thread_id!r} is answering a request; delete it afterwards")
     try:
         await services.checkpointer.saver.adelete_thread(thread_id)
     except Exception as exc:
         raise_mapped(exc)
+    if services.records is not None:
+        await services.records.delete(thread_id)
     return Response(status_code=204)

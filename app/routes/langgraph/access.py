@@ -1,0 +1,63 @@
+"""Who a LangGraph API request acts for, and the threads it may see.
+
+The principals are the seed API's. A user's credential acts for its user. A service key, or a
+server with no credentials configured, acts for the user named by the ``X-User-Id`` header, or,
+naming none, for every user: it sees every thread (as an operator's Studio does), and a run it
+starts on a thread acts for the thread's owner. Another user's thread is a 404, as in the seed
+API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header
+from langgraph.checkpoint.base import CheckpointTuple
+
+from app.errors import ThreadNotFound
+from app.identity import Unauthenticated
+from app.principal import PrincipalDep
+from app.services import Services
+from app.thread_store import ThreadRecord
+
+ANONYMOUS = "anonymous"
+
+
+async def acting_for(
+    principal: PrincipalDep,
+    x_user_id: Annotated[str | None, Header(max_length=128)] = None,
+) -> str | None:
+    """The user the request acts for; ``None``: every user (a service key or an open server
+    naming none)."""
+    if principal is None:
+        raise Unauthenticated("Send a valid credential as 'Authorization: Bearer <key or token>'.")
+    if principal.kind == "user":
+        return principal.user_for(x_user_id)
+    return x_user_id or None
+
+
+ActorDep = Annotated[str | None, Depends(acting_for)]
+
+
+@dataclass
+class FoundThread:
+    thread_id: str
+    owner: str
+    record: ThreadRecord | None
+    saved: CheckpointTuple | None  # its latest checkpoint, if it has one
+
+
+async def find_thread(services: Services, thread_id: str, actor: str | None) -> FoundThread:
+    """The thread, if ``actor`` may see it; else a 404 (whether it exists or not)."""
+    saved = await services.threads.load(thread_id, actor)
+    record = await services.records.get(thread_id) if services.records is not None else None
+    if saved is None and record is None:
+        raise ThreadNotFound(f"thread {thread_id!r} was not found")
+    owner = record.user_id if record is not None else None
+    if saved is not None:
+        owner = str(saved.metadata.get("user_id") or owner or ANONYMOUS)
+    assert owner is not None
+    if actor is not None and owner != actor:
+        raise ThreadNotFound(f"thread {thread_id!r} was not found")
+    return FoundThread(thread_id, owner, record, saved)

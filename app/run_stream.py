@@ -1,0 +1,136 @@
+"""What both APIs do to start a run and to stream one: the per-user limits around
+``Runs.start``, and a run's frames as a Server-Sent Events response in a given encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import aclosing
+from typing import Any, Protocol
+
+import anyio
+
+from app.errors import AppError
+from app.events import Reply, RunEvent
+from app.limits import LimitReached
+from app.metrics import Metrics
+from app.run import Run
+from app.services import Services
+from app.sse import EventStream
+from app.turn import Turn
+
+log = logging.getLogger("app.chat")
+
+
+class Encoder(Protocol):
+    def encode(self, first_id: int, events: list[RunEvent]) -> bytes: ...
+
+    def error(self, frame_id: int, error: AppError) -> bytes: ...
+
+
+async def admit(services: Services, user: str) -> None:
+    """The per-minute rate limit, before any other work for the request."""
+    try:
+        await services.limits.admit(user)
+    except LimitReached as exc:
+        services.metrics.refusals.labels(exc.reason).inc()
+        raise
+
+
+async def launch(services: Services, turn: Turn, *, multitask: str | None = None) -> Run:
+    """Start ``turn``'s run within the user's cap on runs at once, released when it ends."""
+    user, request_id = turn.user_id, turn.request_id
+    try:
+        slot = await services.limits.acquire(user, request_id)
+    except LimitReached as exc:
+        services.metrics.refusals.labels(exc.reason).inc()
+        raise
+    try:
+        run = await services.runs.start(turn, multitask=multitask)
+    except BaseException:
+        if slot:
+            await services.limits.release(user, request_id)
+        raise
+    run.task.add_done_callback(lambda _: _observe(services.metrics, run))
+    if slot:  # no cap, no slot: nothing to give back, no task per run
+        run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
+    return run
+
+
+def _observe(metrics: Metrics, run: Run) -> None:
+    """Once per run, however many clients read it: its timings and the text deltas it sent."""
+    reply = run.events[-1] if run.events else None
+    if not isinstance(reply, Reply):
+        return
+    graph = run.turn.graph.ref
+    if reply.ttft_ms is not None:
+        metrics.ttft.labels(graph).observe(reply.ttft_ms / 1000)
+    metrics.duration.labels(graph, reply.finish_reason or "stop").observe(reply.total_ms / 1000)
+    metrics.tokens.labels(graph).inc(reply.text_deltas)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> None:
+    """On SIGTERM, give the run ``grace`` seconds to finish, then end it with server_shutdown."""
+    await shutdown.wait()
+    await asyncio.sleep(grace)
+    if not run.done:
+        run.shut_down()
+
+
+async def run_frames(
+    services: Services,
+    run: Run,
+    encoder: Encoder,
+    *,
+    after: int,
+    shutdown: anyio.Event,
+    head: bytes = b"",
+) -> AsyncIterator[bytes]:
+    """A run's frames after position ``after``, as ``encoder`` encodes them, until it ends."""
+    metrics = services.metrics
+    grace = services.settings.shutdown_grace_seconds
+    watcher = asyncio.get_running_loop().create_task(_shut_down_after(shutdown, grace, run))
+    metrics.active_streams.inc()
+    try:
+        if head:
+            yield head
+        async with aclosing(run.follow(after)) as batches:
+            async for first, batch in batches:
+                yield encoder.encode(first, batch)
+    except AppError as exc:
+        log.warning("stream failed: %s: %s", exc.code, exc.message)
+        metrics.errors.labels(exc.code).inc()
+        yield encoder.error(len(run.events) + 1, exc)
+    finally:
+        metrics.active_streams.dec()
+        watcher.cancel()
+        # The client is gone (or the stream ended): the run's follower count dropped, and
+        # Runs decides whether the run goes on (RECONNECT_GRACE_SECONDS, ON_DISCONNECT).
+
+
+def event_stream(
+    services: Services,
+    frames: AsyncIterator[bytes],
+    shutdown: anyio.Event,
+    headers: Mapping[str, str] | None = None,
+) -> EventStream:
+    settings = services.settings
+    return EventStream(
+        frames,
+        shutdown_event=shutdown,
+        # Past our own grace, leave time for the server_shutdown frame to go out.
+        shutdown_grace_period=settings.shutdown_grace_seconds + 3,
+        ping=settings.sse_ping_seconds,
+        headers={"Cache-Control": "no-cache", **(headers or {})},
+        gzip=settings.sse_compression == "gzip",
+    )
