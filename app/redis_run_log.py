@@ -232,6 +232,23 @@ class RedisRunLog:
         ended = fields.get(b"n") in (b"final", b"error")
         return ended and int(entry_id.decode().partition("-")[0]) <= position
 
+    async def last_named(self, request_id: str, name: bytes, before: int) -> bytes | None:
+        """The data of the run's last entry called ``name`` before position ``before`` (what
+        a reader joining part-way needs of the frames it skips), if one is in the log."""
+        try:
+            entries: Any = await self._client.xrevrange(
+                self.key(request_id), f"({before}-0", "0-2", count=_READ_COUNT
+            )
+        except RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis, which holds run logs, cannot be reached: {exc}"
+            ) from exc
+        for _entry_id, fields in entries:
+            if fields.get(b"n") == name:
+                data: bytes = fields[b"d"]
+                return data
+        return None
+
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         """The run's frames after position ``after``, then live ones until the terminal frame;
         :class:`RunLost` if the run's replica is gone first."""

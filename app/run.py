@@ -69,6 +69,11 @@ class Run:
         self._rollback = self._rollback or rollback
         self.task.cancel()
 
+    @property
+    def rolled_back(self) -> bool:
+        """Cancelled with rollback: as if it had never run (its thread is back where it was)."""
+        return self._rollback and self._done
+
     def shut_down(self) -> None:
         """Stop the run because the server is going away: it ends with server_shutdown."""
         self._shutting_down = True

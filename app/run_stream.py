@@ -52,7 +52,9 @@ async def launch(services: Services, turn: Turn, *, multitask: str | None = None
         if slot:
             await services.limits.release(user, request_id)
         raise
-    run.task.add_done_callback(lambda _: _observe(services.metrics, run))
+    # Observed as the run ends, before the work that follows its end (its log's last write,
+    # its records), so that a client who read the end reads the metrics with it.
+    run.before_release.insert(0, lambda: _observe(services.metrics, run))
     if slot:  # no cap, no slot: nothing to give back, no task per run
         run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
     return run
@@ -107,10 +109,14 @@ async def run_frames(
         async with aclosing(run.follow(after)) as batches:
             async for first, batch in batches:
                 yield encoder.encode(first, batch)
+        # The stream ends once the thread is free: a client that sends the next request on
+        # the stream's end does not find it busy.
+        await services.runs.settled(run)
     except AppError as exc:
         log.warning("stream failed: %s: %s", exc.code, exc.message)
         metrics.errors.labels(exc.code).inc()
         yield encoder.error(len(run.events) + 1, exc)
+        await services.runs.settled(run)
     finally:
         metrics.active_streams.dec()
         watcher.cancel()

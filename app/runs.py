@@ -167,6 +167,14 @@ class Runs:
             self._on_start(run)
         return run
 
+    async def settled(self, run: Run, limit: float = 2.0) -> None:
+        """Wait until ``run`` has ended and let go of its thread (its claims released), so
+        that a client answered now finds the thread free."""
+        await asyncio.wait([run.task], timeout=limit)
+        releasing = self._releasing.get(run.turn.thread_id)
+        if releasing is not None:
+            await asyncio.wait([releasing], timeout=limit)
+
     def detached(self, run: Run) -> None:
         """A run started with no client attached (``POST /start``): the grace period runs
         from now, and the client's first read ends it."""
@@ -177,7 +185,7 @@ class Runs:
         # A client that sends its next message on the final frame must not meet a 409 because
         # the previous run is still saving or letting go of its claims.
         current = self._by_thread.get(turn.thread_id)
-        if current is not None and current.replied:
+        if current is not None and (current.replied or current.done):
             await current.wait(1.0)
         releasing = self._releasing.get(turn.thread_id)
         if releasing is not None:

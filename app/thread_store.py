@@ -147,6 +147,8 @@ class RecordKeeper:
         if turn.graph_run is not None and turn.graph_run.stateless:
             return  # its thread goes with it
         run_status, thread_status = outcome(run)
+        if run.rolled_back:
+            thread_status = "idle"
         try:
             record = await self.store.get(turn.thread_id)
             now = time.time()
@@ -162,7 +164,8 @@ class RecordKeeper:
                 else self._assistant_of(turn.graph),
             )
             await self.store.put(record)
-            await self.store.put_run(run_record(run, run_status))
+            if not run.rolled_back:  # a rolled-back run is gone, as if it had never run
+                await self.store.put_run(run_record(run, run_status))
         except Exception as exc:
             log.warning("could not record the end of run %s: %s", turn.request_id, exc)
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -218,16 +220,42 @@ class TurnRunner:
             log.exception("could not close the tool calls of failed turn %s", turn.request_id)
 
     async def _roll_back(self, turn: Turn) -> None:
-        """Put the thread back as it was before ``turn``: its latest checkpoint from before
-        the turn becomes the head again (copied, so history still shows what happened), or,
-        for a thread the turn began, the thread goes."""
+        """Put the thread back as it was before ``turn``: a copy of its latest checkpoint from
+        before the turn becomes the head (so history still shows what happened), or, for a
+        thread the turn began, the thread goes."""
         graph = self._graphs[turn.graph.ref]
+        saver = graph.checkpointer
+        assert isinstance(saver, BaseCheckpointSaver)
+        config = turn.config()
+        head_config: RunnableConfig = {
+            "configurable": {"thread_id": turn.thread_id, "checkpoint_ns": ""}
+        }
         try:
-            async for snapshot in graph.aget_state_history(turn.config()):
-                if snapshot.metadata and snapshot.metadata.get("request_id") != turn.request_id:
-                    await graph.aupdate_state(snapshot.config, None, as_node="__copy__")
-                    return
-            await graph.checkpointer.adelete_thread(turn.thread_id)  # type: ignore[union-attr]
+            head = await saver.aget_tuple(head_config)
+            before = None
+            async for saved in saver.alist(head_config):
+                if saved.metadata.get("request_id") != turn.request_id:
+                    before = saved
+                    break
+            if before is None and getattr(saver, "keep_history", True) is False:
+                # Only the latest checkpoint is kept (REDIS_KEEP_HISTORY=false): what came
+                # before the turn is not there to go back to, so nothing is thrown away.
+                log.warning("no history to roll %s back to; its thread is left", turn.request_id)
+                return
+            if head is None or before is None:  # the turn began the thread
+                await saver.adelete_thread(turn.thread_id)
+                return
+            step = int(head.metadata.get("step") or 0) + 1
+            checkpoint = create_checkpoint(before.checkpoint, None, step)
+            # Not LangGraph's "__copy__" update, which writes no metadata of ours: the copy
+            # carries the thread's binding (owner, graph) like any of its checkpoints.
+            metadata = {**config["metadata"], "request_id": f"{turn.request_id}:rollback"}
+            await saver.aput(
+                {**head.config, "metadata": metadata},
+                checkpoint,
+                {"source": "fork", "step": step, "parents": {}},
+                dict(checkpoint["channel_versions"]),
+            )
         except Exception:
             log.exception("could not roll back the thread of %s", turn.request_id)
 

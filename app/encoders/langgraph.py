@@ -54,15 +54,33 @@ def sse(frame_id: int | None, event: bytes, data: bytes) -> bytes:
     return b"%sevent: %s\ndata: %s\n\n" % (head, event, data)
 
 
+# The run metadata a message's frames leave out: the server's own binding of the thread (its
+# owner travels in no frame) and what only tracing reads.
+_UNSHOWN = frozenset(
+    {"graph_name", "graph_version", "user_id", "request_id", "lc_versions", "ls_integration"}
+)
+
+
+def message_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """A streamed message's metadata as the messages modes show it: the node, step and
+    namespace it came from, the model, and the run's own metadata."""
+    shown = {k: v for k, v in metadata.items() if k not in _UNSHOWN}
+    if "request_id" in metadata:
+        shown["run_id"] = metadata["request_id"]
+    return shown
+
+
 class _Message:
     """The constant parts of one streamed message's ``messages-tuple`` frames."""
 
-    __slots__ = ("content", "id", "metadata", "suffix")
+    __slots__ = ("calls", "content", "id", "metadata", "suffix")
 
     def __init__(self, message_id: str, metadata: Mapping[str, Any]) -> None:
         self.id = message_id
-        self.metadata = dumps(dict(metadata))
-        self.content: list[str] = []  # for the ``messages`` mode's partial messages
+        self.metadata = dumps(message_metadata(metadata))
+        # For the ``messages`` mode's partial messages: the text and tool calls so far.
+        self.content: list[str] = []
+        self.calls: dict[str, dict[str, Any]] = {}
         self.suffix = (
             b',"additional_kwargs":{},"response_metadata":{},"type":"AIMessageChunk",'
             b'"name":null,"id":%s,"tool_calls":[],"invalid_tool_calls":[],'
@@ -71,6 +89,12 @@ class _Message:
 
 
 _TUPLE_HEAD = b'event: messages\ndata: [{"content":'
+
+
+def tuple_frame(frame_id: int, text: bytes, suffix: bytes) -> bytes:
+    """A token's ``messages-tuple`` frame: its JSON-encoded ``text`` between the message's
+    constant parts."""
+    return b"id: %d\n%s%s%s\n\n" % (frame_id, _TUPLE_HEAD, text, suffix)
 
 
 class LangGraphEncoder:
@@ -105,10 +129,7 @@ class LangGraphEncoder:
         for event in events:
             if isinstance(event, str):
                 if tuples and self._message is not None:
-                    out.append(
-                        b"id: %d\n%s%s%s\n\n"
-                        % (frame_id, _TUPLE_HEAD, orjson.dumps(event), self._message.suffix)
-                    )
+                    out.append(tuple_frame(frame_id, orjson.dumps(event), self._message.suffix))
                 if self._partials and self._message is not None:
                     out.append(self._partial(frame_id, event))
             else:
@@ -120,10 +141,20 @@ class LangGraphEncoder:
     def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
         """For the run log: the frames of the event at ``position``, whole (ids included),
         under the name ``*``; ``None`` when the event shows nothing in this view. The log
-        asks in order, so the encoder follows the run's messages as a live client's does."""
+        asks in order, so the encoder follows the run's messages as a live client's does.
+
+        A token of a ``messages-tuple`` view is logged as its text alone (``t``), and the
+        start of a message (``m``) carries the message's constant part before its frames, so
+        that a token costs the log tens of bytes rather than a whole frame; a reader
+        (:func:`log_frames`) puts the frames back together."""
         if isinstance(event, Reply):  # shows nothing, but tells a log's reader the run ended
             return b"final", b""
+        compact = self._tuples and not self._partials
+        if compact and isinstance(event, str):
+            return (b"t", orjson.dumps(event)) if self._message is not None else None
         data = self.encode(position, [event])
+        if compact and isinstance(event, MessageStarted) and self._message is not None:
+            return b"m", b"%s\n%s" % (self._message.suffix, data)
         return (b"*", data) if data else None
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
@@ -141,26 +172,41 @@ class LangGraphEncoder:
         self._seen.add(started.id)
         return message
 
+    def _started(self, frame_id: int, started: MessageStarted) -> Iterator[bytes]:
+        message = self._start(started)
+        if self._partials:
+            data = b'{%s:{"metadata":%s}}' % (orjson.dumps(message.id), message.metadata)
+            yield sse(frame_id, b"messages/metadata", data)
+
     def _frames(self, frame_id: int, event: RunEvent) -> Iterator[bytes]:
         if isinstance(event, MessageStarted):
-            message = self._start(event)
-            if self._partials:
-                data = b'{%s:{"metadata":%s}}' % (orjson.dumps(message.id), message.metadata)
-                yield sse(frame_id, b"messages/metadata", data)
+            yield from self._started(frame_id, event)
             if event.text:
                 yield self.encode(frame_id, [event.text])
             return
         if isinstance(event, StepStarted):
             if event.message is not None:
-                self._start(event.message)
-            if self._tuples and self._message is not None:
+                yield from self._started(frame_id, event.message)
+            message = self._message
+            if message is None:  # a tool no streamed model named: its result shows later
+                return
+            if self._tuples:
                 chunk = {"name": event.name, "args": "", "id": event.id, "index": event.index}
                 yield self._tool_chunk(frame_id, chunk)
+            if self._partials:
+                message.calls[event.id] = {"name": event.name, "args": "", "id": event.id}
+                yield self._partial(frame_id, "")
             return
         if isinstance(event, ToolInputChunk):
-            if self._tuples and self._message is not None:
+            message = self._message
+            if message is None:
+                return
+            if self._tuples:
                 chunk = {"name": None, "args": event.chunk, "id": None, "index": None}
                 yield self._tool_chunk(frame_id, chunk)
+            if self._partials and event.step_id in message.calls:
+                message.calls[event.step_id]["args"] += event.chunk
+                yield self._partial(frame_id, "")
             return
         if isinstance(event, GraphChunk):
             yield from self._graph_chunk(frame_id, event)
@@ -189,17 +235,25 @@ class LangGraphEncoder:
     def _partial(self, frame_id: int, text: str) -> bytes:
         message = self._message
         assert message is not None
-        message.content.append(text)
+        if text:
+            message.content.append(text)
         data: dict[str, Any] = {
             "content": "".join(message.content),
             "additional_kwargs": {},
             "response_metadata": {},
-            "type": "ai",
+            "type": "AIMessageChunk",
             "name": None,
             "id": message.id,
-            "tool_calls": [],
+            "tool_calls": [
+                {"name": c["name"], "args": _args(c["args"]), "id": c["id"], "type": "tool_call"}
+                for c in message.calls.values()
+            ],
             "invalid_tool_calls": [],
             "usage_metadata": None,
+            "tool_call_chunks": [
+                {**c, "index": i, "type": "tool_call_chunk"}
+                for i, c in enumerate(message.calls.values())
+            ],
         }
         return sse(frame_id, b"messages/partial", dumps([data]))
 
@@ -210,6 +264,10 @@ class LangGraphEncoder:
             if not self._subgraphs:
                 return
             name = b"%s|%s" % (name, "|".join(chunk.namespace).encode())
+        if mode == "updates" and (self._tuples or self._partials) and not chunk.namespace:
+            # As LangGraph's messages mode does: a node's unstreamed messages (a tool's
+            # result) before the node's update.
+            yield from self._unstreamed(frame_id, chunk.data)
         if mode in self._modes:
             yield sse(frame_id, name, dumps(chunk.data))
         elif (
@@ -221,8 +279,6 @@ class LangGraphEncoder:
             # As langgraph-api does: a client that did not ask for updates still learns of
             # the interrupt, as a values frame (useStream reads it there).
             yield sse(frame_id, b"values", dumps(chunk.data))
-        if mode == "updates" and (self._tuples or self._partials) and not chunk.namespace:
-            yield from self._unstreamed(frame_id, chunk.data)
 
     def _unstreamed(self, frame_id: int, update: Any) -> Iterator[bytes]:
         """The messages a node wrote that no model streamed (a tool's result, a message a
@@ -248,9 +304,39 @@ class LangGraphEncoder:
                     yield sse(frame_id, b"messages/complete", dumps([message]))
 
 
+def _args(text: str) -> Any:
+    """A tool call's arguments so far, as far as they parse (as langchain's partial JSON)."""
+    try:
+        return orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError:
+        return {}
+
+
 def _messages_in(values: Mapping[str, Any]) -> Iterator[BaseMessage]:
     for value in values.values():
         if isinstance(value, BaseMessage):
             yield value
         elif isinstance(value, list):
             yield from (item for item in value if isinstance(item, BaseMessage))
+
+
+class LogReader:
+    """Frames again from a run log's entries (see :meth:`LangGraphEncoder.parts`)."""
+
+    __slots__ = ("suffix",)
+
+    def __init__(self, message_start: bytes | None = None) -> None:
+        # The constant part of the message the next tokens belong to.
+        self.suffix = message_start.partition(b"\n")[0] if message_start else b""
+
+    def frame(self, position: int, name: bytes, data: bytes) -> bytes:
+        if name == b"t":
+            return tuple_frame(position, data, self.suffix) if self.suffix else b""
+        if name == b"m":
+            self.suffix, _, data = data.partition(b"\n")
+            return data
+        if name == b"*":
+            return data
+        if name == b"error":
+            return sse(position, b"error", data)
+        return b""  # final: the end, which shows nothing

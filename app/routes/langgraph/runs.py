@@ -17,12 +17,13 @@ from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 import anyio
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langgraph.types import Command, Send
 
 from app.binding import graph_settings
-from app.encoders.langgraph import LangGraphEncoder, sse
+from app.encoders.langgraph import LangGraphEncoder, LogReader, dumps, sse
 from app.errors import (
     AppError,
     NoPendingInterrupt,
@@ -245,14 +246,16 @@ def output_of(run: Run) -> Any:
     return values
 
 
-async def _wait(run: Run) -> Response:
-    """Follow the run to its end as a client (so ``on_disconnect`` applies), then answer."""
+async def _wait(services: Services, run: Run) -> Response:
+    """Follow the run to its end as a client (so ``on_disconnect`` applies), then answer once
+    its thread is free."""
     async with aclosing(run.follow(0)) as batches:
         try:
             async for _first, _batch in batches:
                 pass
         except AppError:
             pass
+    await services.runs.settled(run)
     return json_response(
         output_of(run), headers=_locations(run.turn.thread_id, run.turn.request_id, False)
     )
@@ -288,7 +291,7 @@ async def wait_run(
     actor: ActorDep,
 ) -> Response:
     run = await _start(request, body, services, actor, thread_id)
-    return await _wait(run)
+    return await _wait(services, run)
 
 
 @router.post("/runs/wait", summary="A stateless run: wait for its output")
@@ -296,7 +299,7 @@ async def wait_stateless(
     request: Request, body: RunCreate, services: ServicesDep, actor: ActorDep
 ) -> Response:
     run = await _start(request, body, services, actor, None)
-    return await _wait(run)
+    return await _wait(services, run)
 
 
 @router.post("/threads/{thread_id}/runs", summary="Start a run in the background")
@@ -322,7 +325,8 @@ async def _find_run(
     await find_thread(services, thread_id, actor)
     run = services.runs.find(run_id)
     if run is not None:
-        if run.turn.thread_id != thread_id:
+        # A rolled-back run is gone, as if it had never run (as in langgraph-api).
+        if run.turn.thread_id != thread_id or run.rolled_back:
             raise RunNotFound(f"no run {run_id!r} on thread {thread_id!r}")
         return run
     record = await services.records.get_run(run_id) if services.records is not None else None
@@ -387,7 +391,7 @@ async def join_run(
 ) -> Response:
     run = await _find_run(services, actor, thread_id, run_id)
     if run is not None:
-        await asyncio.shield(run.task) if not run.done else None
+        await asyncio.shield(services.runs.settled(run, limit=3600.0))
         return json_response(output_of(run))
     # Another replica's, or long finished: wait for its claim to go, then read the thread.
     while await services.ledger.running_elsewhere(run_id):  # noqa: ASYNC110
@@ -410,41 +414,48 @@ async def join_stream(
     after = _position(last_event_id)
     if run is not None:
         graph_run = run.turn.graph_run
-        modes = (
-            tuple(stream_mode)
-            if stream_mode
-            else (graph_run.stream_modes if graph_run else ("values",))
-        )
-        return _stream(services, run, modes, after)
+        own = graph_run.stream_modes if graph_run is not None else ("values",)
+        return _stream(services, run, _modes(stream_mode) or own, after)
     shutdown = anyio.Event()
     headers = _locations(thread_id, run_id, False)
     return event_stream(services, _log_frames(services, run_id, after), shutdown, headers)
 
 
 async def _log_frames(services: Services, run_id: str, after: int) -> AsyncIterator[bytes]:
-    """A run of another replica, from its log (which holds its frames whole)."""
-    yield sse(None, b"metadata", b'{"run_id":"%s","attempt":1}' % run_id.encode())
-    if services.run_log is None:
+    """A run of another replica, from its log."""
+    yield sse(None, b"metadata", dumps({"run_id": run_id, "attempt": 1}))
+    run_log = services.run_log
+    if run_log is None:
         return
     last = after
     try:
-        async with aclosing(services.run_log.frames(run_id, after)) as batches:
+        # Joining part-way: the message the next tokens belong to started before ``after``.
+        reader = LogReader(await run_log.last_named(run_id, b"m", after + 1) if after else None)
+        async with aclosing(run_log.frames(run_id, after)) as batches:
             async for batch in batches:
-                out = []
-                for position, name, data in batch:
-                    last = position
-                    if name == b"*":
-                        out.append(data)
-                    elif name == b"error":
-                        out.append(sse(position, b"error", data))
-                yield b"".join(out)
+                last = batch[-1][0]
+                yield b"".join(reader.frame(*entry) for entry in batch)
     except AppError as exc:
-        yield sse(
-            last + 1,
-            b"error",
-            b'{"error":"%s","message":"%s"}'
-            % (exc.code.encode(), exc.message.replace('"', "'").encode()),
-        )
+        yield sse(last + 1, b"error", dumps({"error": exc.code, "message": exc.message}))
+
+
+def _modes(values: list[str] | None) -> tuple[str, ...]:
+    """``stream_mode`` query values: repeated, comma-separated or a JSON array; empty (as the
+    SDK sends it when none is given) means the run's own."""
+    modes: list[str] = []
+    for raw in values or ():
+        value = raw.strip()
+        if value.startswith("["):
+            try:
+                modes.extend(str(v) for v in orjson.loads(value))
+            except orjson.JSONDecodeError:
+                raise ValidationFailed(f"stream_mode {value!r} is not a JSON array") from None
+        else:
+            modes.extend(v.strip() for v in value.split(",") if v.strip())
+    unknown = [m for m in modes if m not in STREAM_MODES]
+    if unknown:
+        raise ValidationFailed(f"stream_mode {unknown[0]!r} is not one this server streams")
+    return tuple(dict.fromkeys(modes))
 
 
 def _position(value: str | None) -> int:
@@ -474,5 +485,6 @@ async def cancel_run(
     if not await services.runs.cancel(run_id, rollback=action == "rollback"):
         raise RunNotFound(f"run {run_id!r} is not in flight")
     if wait and run is not None:
+        await services.runs.settled(run)
         return json_response(output_of(run) if run.error is None else {})
     return Response(status_code=202 if not wait else 204)

@@ -285,7 +285,14 @@ async def update_state(
         if isinstance(exc, (ValueError, KeyError)) or type(exc).__name__ == "InvalidUpdateError":
             raise ValidationFailed(f"the state update was refused: {exc}") from None
         raise_mapped(exc)
-    return json_response({"checkpoint": written["configurable"]})
+    checkpoint = written["configurable"]
+    return json_response(
+        {
+            "checkpoint": checkpoint,
+            "configurable": checkpoint,
+            "checkpoint_id": checkpoint.get("checkpoint_id"),
+        }
+    )
 
 
 @router.post("/threads/{thread_id}/history", summary="A thread's checkpoints, newest first")
