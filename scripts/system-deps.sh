@@ -8,7 +8,8 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # The playground's browser tests drive Debian's Chromium (Playwright never downloads one),
 # and the Node example clients need node (18 or newer, for fetch) and npm (for the
-# eventsource package that examples/node/eventsource.mjs uses).
+# eventsource package that examples/node/eventsource.mjs uses); tests/langgraph_js needs
+# node 20 or newer (the LangGraph SDK's p-queue and p-retry ask for it).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
@@ -33,4 +34,13 @@ if [ ! -f "$node_examples/node_modules/.package-lock.json" ] ||
   [ "$node_examples/package-lock.json" -nt "$node_examples/node_modules/.package-lock.json" ]; then
   echo "system-deps: npm ci in $node_examples"
   npm ci --prefix "$node_examples" --no-audit --no-fund --loglevel=error
+fi
+
+# The LangGraph JavaScript SDK tests' packages (@langchain/langgraph-sdk, react, react-dom,
+# esbuild), as tests/langgraph_js/package-lock.json pins them; the same rule as above.
+langgraph_js=tests/langgraph_js
+if [ ! -f "$langgraph_js/node_modules/.package-lock.json" ] ||
+  [ "$langgraph_js/package-lock.json" -nt "$langgraph_js/node_modules/.package-lock.json" ]; then
+  echo "system-deps: npm ci in $langgraph_js"
+  npm ci --prefix "$langgraph_js" --no-audit --no-fund --loglevel=error
 fi
