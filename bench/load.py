@@ -10,7 +10,16 @@ so that the client stays cheap next to the server it measures. Two formats:
 
 - ``ours``: ``event: stream_event`` chunk frames, then ``event: final`` (or ``event: error``);
 - ``langgraph``: ``langgraph dev``'s ``event: messages`` frames (``stream_mode=messages-tuple``),
-  a token being a message chunk whose ``content`` is not empty.
+  a token being a message chunk whose ``content`` is not empty (an ``id:`` line may come first).
+
+``--threads`` (issue 15) speaks the LangGraph server API on threads, as ``langgraph dev`` and our
+server's ``app/routes/langgraph`` both serve it: the URL is the server's root, and each stream
+first creates a thread (``POST /threads`` with ``{}``), then streams a run on it (``POST
+/threads/{thread_id}/runs/stream``, ``stream_mode: ["messages-tuple"]``), counted as
+``langgraph`` frames (``langgraph dev`` ends the response after the last one, with no ``event:
+end``: neither server is asked for one). TTFT, gaps and the stream's total time start at the
+run's request; the thread's creation is timed apart (``setup``), while its CPU and wire bytes
+count with the scenario's.
 
 ``--agent`` runs tool-agent turns instead of streaming-chat replies: "What is 17*23?" on a new
 thread each (a stateless run on ``langgraph dev``), the stand-in told to answer it with one
@@ -24,7 +33,8 @@ Lines may end with LF or, as sse-starlette writes them, CRLF; comments (pings) a
 With ``--watch-pid`` it also samples the server's process tree from ``/proc``: CPU time
 (utime + stime) over the scenario, and the largest summed RSS.
 
-Run alone: ``python -m bench.load http://127.0.0.1:8000/stream -c 50``.
+Run alone: ``python -m bench.load http://127.0.0.1:8000/stream -c 50``; ``python -m bench.load
+http://127.0.0.1:8000 --threads --format langgraph -c 50`` for the LangGraph API on threads.
 """
 
 from __future__ import annotations
@@ -54,6 +64,15 @@ LANGGRAPH_BODY: dict[str, Any] = {
     "assistant_id": "streaming-chat-1.0.0",
     "input": {"messages": [{"role": "user", "content": "Tell me a story about a space explorer"}]},
     "stream_mode": "messages-tuple",
+}
+# --threads: a run on a new thread. Ours resolves the bare name to streaming-chat's default
+# version (1.1.0, whose neutral style adds no system prompt); langgraph dev knows the graphs by
+# langgraph.json's ids, so it is given that version's (bench.scenarios picks by system).
+THREAD_ASSISTANTS = {"ours": "streaming-chat", "langgraph": "streaming-chat-1.1.0"}
+THREAD_RUN_BODY: dict[str, Any] = {
+    "assistant_id": THREAD_ASSISTANTS["ours"],
+    "input": {"messages": [{"role": "user", "content": "Tell me a story about a space explorer"}]},
+    "stream_mode": ["messages-tuple"],
 }
 
 AGENT_QUESTION = "What is 17*23?"
@@ -220,6 +239,7 @@ class StreamResult:
     total: float = 0.0
     error: str | None = None
     encoding: str = "identity"  # the response's Content-Encoding
+    setup: float | None = None  # --threads: seconds the thread's creation took
 
 
 def _count_ours(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
@@ -242,10 +262,13 @@ def _count_ours(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
 def _count_langgraph(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
     tokens = 0
     for frame in frames:
+        if frame.startswith(b"id:"):  # "id: N\nevent: ...": the event name follows the id line
+            frame = frame[frame.find(b"\n") + 1 :]
         if frame.startswith(b"event: messages"):
-            # data: [{"content":"...", ...}, metadata]: a token when content is not "".
+            # data: [{"content":"...", ...}, metadata]: a token when content is not "" (nor an
+            # empty list of content blocks), whether or not a space follows the colon.
             at = frame.find(b'"content":', 15)
-            if at >= 0 and frame[at + 10 : at + 12] != b'""':
+            if at >= 0 and frame[at + 10 : at + 14].lstrip()[:2] not in (b'""', b"[]"):
                 tokens += 1
                 if b'"type":"tool"' in frame:  # the tool node's result message
                     result.steps += 1
@@ -254,11 +277,46 @@ def _count_langgraph(frames: list[bytes], result: StreamResult) -> tuple[int, bo
     return tokens, False
 
 
+async def new_thread(client: httpx.AsyncClient, root: str, result: StreamResult) -> str | None:
+    """``POST /threads`` with ``{}``: the new thread's run URL, or ``None`` with an error set."""
+    start = time.perf_counter()
+    try:
+        response = await client.post(
+            f"{root}/threads", content=b"{}", headers={"content-type": "application/json"}
+        )
+    except httpx.HTTPError as exc:
+        result.error = f"threads-{type(exc).__name__}"
+        return None
+    finally:
+        result.setup = time.perf_counter() - start
+    if response.status_code != 200:
+        result.error = f"threads-http-{response.status_code}"
+        return None
+    try:
+        thread_id = orjson.loads(response.content)["thread_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        result.error = "threads-no-id"
+        return None
+    return f"{root}/threads/{thread_id}/runs/stream"
+
+
 async def one_stream(
-    client: httpx.AsyncClient, url: str, fmt: Format, body: bytes, *, agent: bool = False
+    client: httpx.AsyncClient,
+    url: str,
+    fmt: Format,
+    body: bytes,
+    *,
+    agent: bool = False,
+    threads: bool = False,
 ) -> StreamResult:
-    """One request; with ``agent``, a turn that finishes without a tool step is an error."""
+    """One request; with ``agent``, a turn that finishes without a tool step is an error; with
+    ``threads``, ``url`` is the server's root and the run goes to a thread made for it."""
     result = StreamResult()
+    if threads:
+        thread_url = await new_thread(client, url, result)
+        if thread_url is None:
+            return result
+        url = thread_url
     count = _count_ours if fmt == "ours" else _count_langgraph
     start = last = time.perf_counter()
     done = False
@@ -323,6 +381,7 @@ class Summary:
     ttft: list[float] = field(default_factory=list)
     max_gap: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
+    setup: list[float] = field(default_factory=list)  # --threads: each POST /threads, seconds
     cpu: float | None = None  # server tree CPU seconds over the scenario
     cpu_system: float | None = None  # of which in the kernel (stime)
     client_cpu: float = 0.0  # this process's CPU seconds over the scenario
@@ -449,6 +508,7 @@ async def drive(
         ttft=[r.ttft for r in results if r.ttft is not None],
         max_gap=[r.max_gap for r in results if r.ttft is not None],
         total=[r.total for r in ok],
+        setup=[r.setup for r in results if r.setup is not None],
         cpu=cpu,
         cpu_system=cpu_system,
         client_cpu=client_cpu,
@@ -468,17 +528,19 @@ async def run_scenario(
     ramp: float = 0.0,
     body: dict[str, Any] | None = None,
     agent: bool = False,
+    threads: bool = False,
     watch: int | None = None,
     accept_encoding: str | None = None,
 ) -> Summary:
     """Streams from a server at ``url``; ``agent`` runs tool-agent turns (unless ``body`` is
-    given); ``watch`` is the server's pid; ``accept_encoding`` replaces httpx's default
+    given); ``threads`` runs each on a new thread of the LangGraph API, ``url`` being the root;
+    ``watch`` is the server's pid; ``accept_encoding`` replaces httpx's default
     ``Accept-Encoding``."""
-    payload = _bodies(fmt, agent, body)
+    payload = _bodies(fmt, agent, body, threads)
     backend = CountingBackend()
     async with counting_client(backend, concurrency, accept_encoding) as client:
         summary = await drive(
-            lambda: one_stream(client, url, fmt, payload(), agent=agent),
+            lambda: one_stream(client, url, fmt, payload(), agent=agent, threads=threads),
             concurrency=concurrency,
             requests=requests,
             time_limit=time_limit,
@@ -517,11 +579,15 @@ def add_reply_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _bodies(fmt: Format, agent: bool, body: dict[str, Any] | None) -> Callable[[], bytes]:
+def _bodies(
+    fmt: Format, agent: bool, body: dict[str, Any] | None, threads: bool = False
+) -> Callable[[], bytes]:
     """Each request's body: ``body`` if given, else the format's; on ours, a new thread for
     each agent turn (``langgraph dev``'s stateless runs get theirs from the server)."""
     if body is None and agent and fmt == "ours":
         return lambda: orjson.dumps({**OURS_AGENT_BODY, "threadId": f"bench-{uuid.uuid4().hex}"})
+    if body is None and threads:
+        body = THREAD_RUN_BODY
     if body is None:
         body = LANGGRAPH_AGENT_BODY if agent else (OURS_BODY if fmt == "ours" else LANGGRAPH_BODY)
     payload = orjson.dumps(body)
@@ -542,6 +608,11 @@ def describe(summary: Summary) -> str:
         f" (Content-Encoding: {summary.encodings or '-'})",
         f"client CPU {summary.client_cpu:.2f} s",
     ]
+    if summary.setup:
+        lines.append(
+            f"POST /threads p50 {ms(percentile(summary.setup, 50))}, "
+            f"p99 {ms(percentile(summary.setup, 99))}"
+        )
     if summary.steps or summary.upstream:
         roles = summary.upstream or "-"
         lines.append(f"tool steps {summary.steps}; stand-in requests by last role {roles}")
@@ -574,6 +645,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--agent", action="store_true", help="tool-agent turns, one tool call each (see above)"
     )
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="url is the root: POST /threads, then /threads/{id}/runs/stream (see above)",
+    )
     parser.add_argument("--watch-pid", type=int, help="server process (tree) to measure")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -598,6 +674,7 @@ def main(argv: list[str] | None = None) -> None:
                     time_limit=args.time_limit,
                     body=body,
                     agent=args.agent,
+                    threads=args.threads,
                     accept_encoding=args.accept_encoding,
                 )
             await set_reply(args.upstream, args.tokens, args.delay_ms, agent=args.agent)
@@ -611,6 +688,7 @@ def main(argv: list[str] | None = None) -> None:
             ramp=args.ramp,
             body=body,
             agent=args.agent,
+            threads=args.threads,
             watch=args.watch_pid,
             accept_encoding=args.accept_encoding,
         )

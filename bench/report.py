@@ -21,6 +21,8 @@ AGENT_HEADER = (
 HOLD_GAP, HOLD_TTFT = 0.1, 0.25
 # Issue 12: ours spends at least this many times less CPU per tool-agent turn than langgraph dev.
 AGENT_CPU_RATIO = 2.0
+# Issue 15: on the LangGraph server API (lg50), at least this many times less CPU per token.
+THREADS_CPU_RATIO = 2.5
 
 
 def _ms(value: float | None) -> str:
@@ -239,6 +241,10 @@ def targets(rows: list[Row]) -> str:
     if agent:
         out.append(agent)
 
+    lg_api = _threads_target(rows, ours, note)
+    if lg_api:
+        out.append(lg_api)
+
     single, floor = _find(rows, ours, "single"), _find(rows, "astream", "single")
     ours1 = row_figures(single)["ttft_p50"] if single else None
     floor1 = row_figures(floor)["ttft_p50"] if floor else None
@@ -252,7 +258,9 @@ def targets(rows: list[Row]) -> str:
     wire = [
         (row.scenario.name, row_figures(row)["bytes"])
         for row in _ran(rows, ours)
-        if not row.scenario.agent  # a turn's steps and final frame are not per-token costs
+        # A turn's steps and final frame are not per-token costs; the LangGraph API's frames are
+        # its own wire format, not /stream's.
+        if not (row.scenario.agent or row.scenario.threads)
     ]
     wire_b = [(name, value) for name, value in wire if value is not None]
     if wire_b:
@@ -335,6 +343,48 @@ def _agent_target(rows: list[Row], ours: str, note: str) -> str | None:
     return (
         head + f"{cpu:.1f} ms vs {shown} ({ratio:.1f}x): "
         f"{_verdict(ratio >= AGENT_CPU_RATIO)} ({checks})"
+    )
+
+
+def _threads_target(rows: list[Row], ours: str, note: str) -> str | None:
+    """Issue 15's target: CPU per token at 50 streams on the LangGraph server API (``lg50``: a
+    thread created, then a messages-tuple run streamed on it), ours against ``langgraph dev`` in
+    the same run; with ours on Redis beside it when it ran, and each one's streams, errors and
+    ``POST /threads`` p50."""
+    mine, theirs = _find(rows, ours, "lg50"), _find(rows, "langgraph", "lg50")
+    redis_row = _find(rows, "ours-redis", "lg50") if ours == "ours" else None
+    if mine is None:
+        return None
+    cpu = row_figures(mine)["cpu_us"]
+    lg_cpu = row_figures(theirs)["cpu_us"] if theirs else None
+    head = (
+        "- issue 15: CPU per token at 50 streams on the LangGraph API (POST /threads, then "
+        f"runs/stream messages-tuple), ours vs langgraph dev (at least {THREADS_CPU_RATIO:g}x "
+        f"less){note}: "
+    )
+    shown = [("ours", mine), ("ours-redis", redis_row), ("langgraph dev", theirs)]
+    checks = "; ".join(f"{label} {_streams(row)}" for label, row in shown if row is not None)
+    if cpu is None or lg_cpu is None:
+        why = "langgraph dev not run" if theirs is None else "no token from one of them"
+        return head + f"{_num(cpu)} vs {_num(lg_cpu)} us/token ({why}): n/a ({checks})"
+    ratio = lg_cpu / cpu
+    redis_cpu = row_figures(redis_row)["cpu_us"] if redis_row else None
+    beside = f"; Redis memory {redis_cpu:.0f} us/token" if redis_cpu is not None else ""
+    errors = sum((mine.result or {})["errors"].values())
+    ok = ratio >= THREADS_CPU_RATIO and errors == 0
+    return (
+        head + f"{cpu:.0f} vs {lg_cpu:.0f} us/token ({ratio:.1f}x){beside}: {_verdict(ok)} "
+        f"({checks})"
+    )
+
+
+def _streams(row: Row) -> str:
+    r = row.result or {}
+    errors = _errors(r) if r else "-"
+    setup = percentile(r.get("setup", []), 50)
+    return (
+        f"{r.get('ok', 0)}/{r.get('streams', 0)} streams, errors {errors}, "
+        f"POST /threads p50 {_ms(setup)} ms"
     )
 
 

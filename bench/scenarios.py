@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import redis
 
 from bench.children import REPO, Process, RedisProcess, clean_env, pinned
-from bench.load import ProcessTree
+from bench.load import THREAD_ASSISTANTS, THREAD_RUN_BODY, ProcessTree
 from bench.log_cost import log_memory, redis_counters
 from bench.systems import System, server
 
@@ -31,9 +32,17 @@ class Scenario:
     delay_ms: float
     ramp: float = 0.0  # seconds over which the first streams start
     agent: bool = False  # tool-agent turns, one tool call each, instead of streaming-chat replies
+    # The LangGraph server API (issue 15): each stream a POST /threads, then a messages-tuple
+    # run streamed on that thread.
+    threads: bool = False
 
     def describe(self) -> str:
         reply = f"{self.tokens} tok @ {self.delay_ms:g} ms"
+        if self.threads:
+            return (
+                f"{self.concurrency} streams x {reply}, LangGraph API, messages-tuple, each on a "
+                "new thread (POST /threads: not timed, its CPU counted)"
+            )
         if self.agent:
             return f"{self.concurrency} tool-agent turns at once, 1 tool call each, answer {reply}"
         if self.name == "single":
@@ -49,7 +58,8 @@ class Scenario:
 def scenarios(quick: bool) -> dict[str, Scenario]:
     """c<N>: N streams started at once; h<N>: N streams held, each of N workers running three in
     a row, their first starts spread over one stream's length (steady arrivals); agent<N>: N
-    tool-agent turns started at once, each a tool call then a short answer (figures per turn)."""
+    tool-agent turns started at once, each a tool call then a short answer (figures per turn);
+    lg<N>: c<N> through the LangGraph server API, each stream creating its thread first."""
     tokens = 50 if quick else 200
     ramp = tokens * 20 / 1000
     return {
@@ -63,12 +73,13 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             Scenario("h150", 150, 450, tokens, 20, ramp=ramp),
             Scenario("h200", 200, 600, tokens, 20, ramp=ramp),
             Scenario("agent50", 50, 50, 20, 20, agent=True),
+            Scenario("lg50", 50, 50, tokens, 20, threads=True),
         )
     }
 
 
 SCENARIO_NAMES = tuple(scenarios(quick=False))
-QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200", "agent50")
+QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200", "agent50", "lg50")
 
 
 @dataclass
@@ -120,6 +131,23 @@ def scenario_args(scenario: Scenario, upstream: str, time_limit: float) -> list[
     ]
 
 
+def _load_target(url: str, system: System, scenario: Scenario) -> list[str]:
+    """The load generator's URL, format and body for ``scenario`` on ``system``: on a threads
+    scenario, the server's root, the LangGraph frames and the assistant this system knows."""
+    if not scenario.threads:
+        return [url, "--format", "ours" if system.kind == "ours" else "langgraph"]
+    parts = urlsplit(url)
+    body = {**THREAD_RUN_BODY, "assistant_id": THREAD_ASSISTANTS[system.kind]}
+    return [
+        f"{parts.scheme}://{parts.netloc}",
+        "--format",
+        "langgraph",
+        "--threads",
+        "--body",
+        orjson.dumps(body).decode(),
+    ]
+
+
 def run_load(
     process: Process,
     url: str,
@@ -137,9 +165,7 @@ def run_load(
             sys.executable,
             "-m",
             "bench.load",
-            url,
-            "--format",
-            "ours" if system.kind == "ours" else "langgraph",
+            *_load_target(url, system, scenario),
             "--watch-pid",
             str(process.pid),
             *scenario_args(scenario, upstream, time_limit),

@@ -22,11 +22,13 @@ Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; `
 started at once; ``h<N>``, N streams held with steady arrivals; ``agent50``, tool-agent turns (one
 calculator call each, then a short answer), 50 at once, on the servers only: ours and
 ``langgraph dev`` run the same graph version against the same stand-in, and CPU is counted per
-turn. The tables and the issues' targets are printed by ``bench.report``. After each scenario on
-a Redis system, ``bench.log_cost`` reads what the run log (issue 13) added in Redis and what
-redis-server spent, and prints issue 13's lines: CPU per token at c50 with the log
-(``ours-redis``) and without (``ours-redis@base`` from a tree before it), and Redis memory per
-finished run.
+turn; ``lg50`` (issue 15), c50 through the LangGraph server API on both servers (each stream a
+``POST /threads``, then a ``messages-tuple`` run streamed on that thread; not on the floors nor
+on the ``@base`` twins, whose trees may predate the API). The tables and the issues' targets are
+printed by ``bench.report``. After each scenario on a Redis system, ``bench.log_cost`` reads what
+the run log (issue 13) added in Redis and what redis-server spent, and prints issue 13's lines:
+CPU per token at c50 with the log (``ours-redis``) and without (``ours-redis@base`` from a tree
+before it), and Redis memory per finished run.
 
 ``--rounds N`` runs every system N times, alternating the order (a system and its twin take turns,
 so that the machine's load drifts over both alike), and reports each row's median round by CPU per
@@ -154,8 +156,8 @@ def main(argv: list[str] | None = None) -> None:
                     if args.scenarios:  # named explicitly: run them even if not a default
                         wanted = chosen or []
                     todo = [all_scenarios[s] for s in wanted]
-                    if not system.is_server:  # the floors stream a model, they run no graph turns
-                        todo = [s for s in todo if not s.agent]
+                    if not system.is_server:  # the floors stream a model: no graph, no threads
+                        todo = [s for s in todo if not (s.agent or s.threads)]
                     if not todo:
                         continue
                     of = f" (round {turn + 1} of {args.rounds})" if args.rounds > 1 else ""

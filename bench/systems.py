@@ -44,7 +44,7 @@ SYSTEMS = {
             "ours (python -m app)",
             "ours",
             # c500 (overload) last: what it leaves behind must not count against the others.
-            scenarios=("single", "c1", "c50", "c200", "h150", "h200", "agent50", "c500"),
+            scenarios=("single", "c1", "c50", "c200", "h150", "h200", "agent50", "lg50", "c500"),
         ),
         # langchain's stock ChatOpenAI in place of our fast client (issue 10); a tree without
         # the setting ignores it and runs its only client.
@@ -62,7 +62,7 @@ SYSTEMS = {
             "ours, Redis, WORKERS=1",
             "ours",
             redis=True,
-            scenarios=("c50", "c200", "h150", "h200"),
+            scenarios=("c50", "c200", "h150", "h200", "lg50"),
         ),
         System(
             "ours-w2",
@@ -77,7 +77,7 @@ SYSTEMS = {
             "langgraph",
             "langgraph dev (n-jobs 256)",
             "langgraph",
-            scenarios=("single", "c1", "c50", "c200", "agent50", "c500"),
+            scenarios=("single", "c1", "c50", "c200", "agent50", "lg50", "c500"),
         ),
         System("astream", "ChatOpenAI.astream, in-process", "astream"),
         System("fast", "FastChatOpenAI.astream, in-process", "fast"),
