@@ -8,6 +8,7 @@ time. With ``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
@@ -15,8 +16,10 @@ from redis.exceptions import RedisError
 from app.errors import StoreUnavailable
 from app.thread_store import (
     MAX_RUNS_PER_THREAD,
+    RunEnd,
     RunRecord,
     ThreadRecord,
+    merge_end,
     run_from_json,
     thread_from_json,
     to_json,
@@ -56,9 +59,25 @@ class RedisThreadStore:
 
     async def put(self, record: ThreadRecord) -> None:
         pipe = self._client.pipeline(transaction=False)
+        self._put(pipe, record)
+        await self._execute(pipe)
+
+    def _put(self, pipe: aioredis.client.Pipeline, record: ThreadRecord) -> None:
         pipe.set(self._thread(record.thread_id), to_json(record), ex=self._ttl)
         for index in (self._user(record.user_id), self._user(None)):
             pipe.zadd(index, {record.thread_id: record.updated_at})
+
+    async def finish(self, ends: Sequence[RunEnd]) -> None:
+        try:
+            found = await self._client.mget([self._thread(e.thread.thread_id) for e in ends])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        pipe = self._client.pipeline(transaction=False)
+        for end, data in zip(ends, found, strict=True):
+            existing = thread_from_json(data) if data is not None else None
+            self._put(pipe, merge_end(existing, end))
+            if end.run is not None:
+                self._put_run(pipe, end.run)
         await self._execute(pipe)
 
     async def delete(self, thread_id: str) -> None:
@@ -89,16 +108,14 @@ class RedisThreadStore:
                 await self._client.zrem(self._user(user_id), *gone)
         return records
 
-    async def put_run(self, record: RunRecord) -> None:
+    def _put_run(self, pipe: aioredis.client.Pipeline, record: RunRecord) -> None:
         runs = self._runs(record.thread_id)
-        pipe = self._client.pipeline(transaction=False)
         pipe.set(self._run(record.run_id), to_json(record), ex=self._ttl)
         pipe.zadd(runs, {record.run_id: record.created_at})
         # Only the newest runs of a thread are kept in its index.
         pipe.zremrangebyrank(runs, 0, -MAX_RUNS_PER_THREAD - 1)
         if self._ttl is not None:
             pipe.expire(runs, self._ttl)
-        await self._execute(pipe)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         try:

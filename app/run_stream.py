@@ -17,7 +17,7 @@ from app.limits import LimitReached
 from app.metrics import Metrics
 from app.run import Run
 from app.services import Services
-from app.sse import EventStream
+from app.sse import LARGE_WINDOW, SMALL_WINDOW, EventStream
 from app.turn import Turn
 
 log = logging.getLogger("app.chat")
@@ -129,6 +129,8 @@ def event_stream(
     frames: AsyncIterator[bytes],
     shutdown: anyio.Event,
     headers: Mapping[str, str] | None = None,
+    *,
+    large_frames: bool = False,
 ) -> EventStream:
     settings = services.settings
     return EventStream(
@@ -139,4 +141,5 @@ def event_stream(
         ping=settings.sse_ping_seconds,
         headers={"Cache-Control": "no-cache", **(headers or {})},
         gzip=settings.sse_compression == "gzip",
+        gzip_window=LARGE_WINDOW if large_frames else SMALL_WINDOW,
     )

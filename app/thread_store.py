@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
 from app.events import Reply
+from graphs import GraphVersion
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -83,13 +84,36 @@ class ThreadStore(Protocol):
         """The user's threads (``None``: everyone's), the most recently updated first."""
         ...
 
-    async def put_run(self, record: RunRecord) -> None: ...
+    async def finish(self, ends: Sequence[RunEnd]) -> None:
+        """Runs' ends: each one's thread record made or brought up to date (its status, its
+        time, and metadata it lacks), and its own record, in one write."""
+        ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
     async def runs_of(self, thread_id: str) -> list[RunRecord]:
         """The thread's runs, newest first."""
         ...
+
+
+@dataclass
+class RunEnd:
+    """What a run's end changes: its thread's record (``thread``, as a new one would be;
+    an existing one keeps its creation and takes the status, time and missing metadata) and
+    its own (``None`` for a rolled-back run, which is gone)."""
+
+    thread: ThreadRecord
+    run: RunRecord | None
+
+
+def merge_end(existing: ThreadRecord | None, end: RunEnd) -> ThreadRecord:
+    if existing is None:
+        return end.thread
+    existing.status = end.thread.status
+    existing.updated_at = end.thread.updated_at
+    for key, value in end.thread.metadata.items():
+        existing.metadata.setdefault(key, value)
+    return existing
 
 
 def run_record(run: Run, status: RunStatus) -> RunRecord:
@@ -133,41 +157,60 @@ def outcome(run: Run) -> tuple[RunStatus, ThreadStatus]:
 
 class RecordKeeper:
     """Writes a run's record and its thread's when the run ends (before its claims go, so
-    that a client told the thread is free reads its new status)."""
+    that a client told the thread is free reads its new status).
 
-    def __init__(self, store: ThreadStore, assistant_of: Any) -> None:
+    The ends of runs that finish while a write is under way go together in the next one (a
+    group commit): under load, one write serves many runs, and a lone run waits for nothing.
+    """
+
+    def __init__(self, store: ThreadStore, assistant_of: Callable[[GraphVersion], str]) -> None:
         self.store = store
-        self._assistant_of = assistant_of  # GraphVersion -> its default assistant id
+        self._assistant_of = assistant_of  # a version -> its graph's default assistant id
+        self._pending: list[tuple[RunEnd, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def attach(self, run: Run) -> None:
-        run.before_release.append(lambda: asyncio.ensure_future(self._finished(run)))
+        run.before_release.append(lambda: self._finished(run))
 
-    async def _finished(self, run: Run) -> None:
+    def _finished(self, run: Run) -> asyncio.Future[None] | None:
         turn = run.turn
-        if turn.graph_run is not None and turn.graph_run.stateless:
-            return  # its thread goes with it
+        graph_run = turn.graph_run
+        if graph_run is not None and graph_run.stateless:
+            return None  # its thread goes with it
         run_status, thread_status = outcome(run)
-        if run.rolled_back:
-            thread_status = "idle"
-        try:
-            record = await self.store.get(turn.thread_id)
-            now = time.time()
-            if record is None:
-                record = ThreadRecord(turn.thread_id, turn.user_id, now, now)
-            record.updated_at = now
-            record.status = thread_status
-            record.metadata.setdefault("graph_id", turn.graph.name)
-            record.metadata.setdefault(
-                "assistant_id",
-                turn.graph_run.assistant_id
-                if turn.graph_run is not None
-                else self._assistant_of(turn.graph),
-            )
-            await self.store.put(record)
-            if not run.rolled_back:  # a rolled-back run is gone, as if it had never run
-                await self.store.put_run(run_record(run, run_status))
-        except Exception as exc:
-            log.warning("could not record the end of run %s: %s", turn.request_id, exc)
+        now = time.time()
+        metadata = {
+            "graph_id": turn.graph.name,
+            "assistant_id": graph_run.assistant_id
+            if graph_run is not None
+            else self._assistant_of(turn.graph),
+        }
+        thread = ThreadRecord(
+            turn.thread_id,
+            turn.user_id,
+            now,
+            now,
+            metadata,
+            "idle" if run.rolled_back else thread_status,
+        )
+        end = RunEnd(thread, None if run.rolled_back else run_record(run, run_status))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((end, done))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write(), name="thread-records")
+        return done
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.store.finish([end for end, _ in batch])
+            except Exception as exc:
+                log.warning("could not record the end of %d run(s): %s", len(batch), exc)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
 
 class SqliteThreadStore:
@@ -175,6 +218,7 @@ class SqliteThreadStore:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._since_pruned = 0
 
     async def setup(self) -> None:
         await self._conn.executescript(
@@ -209,8 +253,51 @@ class SqliteThreadStore:
     async def put(self, record: ThreadRecord) -> None:
         await self._conn.execute(
             "INSERT OR REPLACE INTO agent_threads VALUES (?, ?, ?, ?)",
-            [record.thread_id, record.user_id, record.updated_at, to_json(record)],
+            [record.thread_id, record.user_id, record.updated_at, _text(record)],
         )
+        await self._conn.commit()
+
+    async def finish(self, ends: Sequence[RunEnd]) -> None:
+        # Read-free: a thread's record is made, or updated in place by SQLite's JSON functions
+        # (status and time set, metadata added only where missing).
+        await self._conn.executemany(
+            """
+            INSERT INTO agent_threads (thread_id, user_id, updated_at, record)
+            VALUES (?, ?, ?, ?)
+            ON CONFLICT (thread_id) DO UPDATE SET
+                updated_at = excluded.updated_at,
+                record = json_set(
+                    json_insert(
+                        agent_threads.record,
+                        '$.metadata.graph_id', json_extract(excluded.record, '$.metadata.graph_id'),
+                        '$.metadata.assistant_id',
+                        json_extract(excluded.record, '$.metadata.assistant_id')
+                    ),
+                    '$.status', json_extract(excluded.record, '$.status'),
+                    '$.updated_at', excluded.updated_at
+                )
+            """,
+            [
+                (e.thread.thread_id, e.thread.user_id, e.thread.updated_at, _text(e.thread))
+                for e in ends
+            ],
+        )
+        runs = [e.run for e in ends if e.run is not None]
+        if runs:
+            await self._conn.executemany(
+                "INSERT OR REPLACE INTO agent_runs VALUES (?, ?, ?, ?)",
+                [(r.run_id, r.thread_id, r.created_at, _text(r)) for r in runs],
+            )
+            # Only the newest runs of a thread are kept; checked now and then, not per run.
+            self._since_pruned += len(runs)
+            if self._since_pruned >= MAX_RUNS_PER_THREAD:
+                self._since_pruned = 0
+                await self._conn.execute(
+                    "DELETE FROM agent_runs WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
+                    "row_number() OVER (PARTITION BY thread_id ORDER BY created_at DESC) AS n "
+                    "FROM agent_runs) WHERE n > ?)",
+                    [MAX_RUNS_PER_THREAD],
+                )
         await self._conn.commit()
 
     async def delete(self, thread_id: str) -> None:
@@ -228,19 +315,6 @@ class SqliteThreadStore:
             )
         return [thread_from_json(row) for row in rows]
 
-    async def put_run(self, record: RunRecord) -> None:
-        await self._conn.execute(
-            "INSERT OR REPLACE INTO agent_runs VALUES (?, ?, ?, ?)",
-            [record.run_id, record.thread_id, record.created_at, to_json(record)],
-        )
-        # Only the newest runs of a thread are kept.
-        await self._conn.execute(
-            "DELETE FROM agent_runs WHERE thread_id = ? AND run_id NOT IN (SELECT run_id FROM "
-            "agent_runs WHERE thread_id = ? ORDER BY created_at DESC LIMIT ?)",
-            [record.thread_id, record.thread_id, MAX_RUNS_PER_THREAD],
-        )
-        await self._conn.commit()
-
     async def get_run(self, run_id: str) -> RunRecord | None:
         found = await self._one("SELECT record FROM agent_runs WHERE run_id = ?", [run_id])
         return None if found is None else run_from_json(found)
@@ -251,3 +325,8 @@ class SqliteThreadStore:
             [thread_id],
         )
         return [run_from_json(row) for row in rows]
+
+
+def _text(record: ThreadRecord | RunRecord) -> str:
+    """A record as JSON text (SQLite's JSON functions read text, not blobs)."""
+    return to_json(record).decode()

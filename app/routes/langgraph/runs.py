@@ -225,7 +225,7 @@ def _stream(services: Services, run: Run, modes: tuple[str, ...], after: int = 0
     shutdown = anyio.Event()
     frames = run_frames(services, run, encoder, after=after, shutdown=shutdown, head=encoder.head())
     headers = _locations(run.turn.thread_id, run.turn.request_id, graph_run.stateless)
-    return event_stream(services, frames, shutdown, headers)
+    return event_stream(services, frames, shutdown, headers, large_frames=True)
 
 
 def output_of(run: Run) -> Any:
@@ -418,7 +418,8 @@ async def join_stream(
         return _stream(services, run, _modes(stream_mode) or own, after)
     shutdown = anyio.Event()
     headers = _locations(thread_id, run_id, False)
-    return event_stream(services, _log_frames(services, run_id, after), shutdown, headers)
+    frames = _log_frames(services, run_id, after)
+    return event_stream(services, frames, shutdown, headers, large_frames=True)
 
 
 async def _log_frames(services: Services, run_id: str, after: int) -> AsyncIterator[bytes]:
