@@ -65,10 +65,10 @@ LOG_BASE := 2fc61947b734c3d22cc43129de8498d1a39dfe18
 BASELINE ?= $(shell git rev-parse -q --verify '$(LOG_BASE)^{commit}' 2>/dev/null)
 LOG_ROUNDS ?= 5
 
-## bench: streaming and tool-agent benchmark, ours against langgraph dev and in-process floors,
-##        and ours and ours-redis from BASELINE beside them (~13 min); BASELINE defaults to the
-##        tree before the run log, for issue 13's line (the log's cost); BASELINE=main~3 picks
-##        another commit, BASELINE= none (~10 min)
+## bench: streaming, tool-agent and LangGraph API (lg50) benchmark, ours against langgraph dev
+##        and in-process floors, and ours and ours-redis from BASELINE beside them (~14 min);
+##        BASELINE defaults to the tree before the run log, for issue 13's line (the log's
+##        cost); BASELINE=main~3 picks another commit, BASELINE= none (~10 min)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))
 
@@ -84,4 +84,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules tests/langgraph_js/node_modules
