@@ -12,7 +12,7 @@ from app.assistants import Assistant
 from app.errors import AssistantNotFound, AssistantsReadOnly, ValidationFailed
 from app.routes.langgraph.access import ActorDep
 from app.routes.langgraph.schemas import AssistantCount, AssistantSearch
-from app.routes.langgraph.views import json_response
+from app.routes.langgraph.views import json_response, search_page
 from app.services import Services, ServicesDep
 
 log = logging.getLogger("app.langgraph")
@@ -50,12 +50,14 @@ async def search(body: AssistantSearch, services: ServicesDep, actor: ActorDep) 
         for a in services.assistants
         if _matches(a, body.metadata, body.graph_id, body.name)
     ]
-    if (sort_by := body.sort_by) is not None:
-        found.sort(key=lambda a: str(a[sort_by]), reverse=body.sort_order == "desc")
-    page = found[body.offset : body.offset + body.limit]
-    if body.select:
-        page = [{k: a[k] for k in body.select if k in a} for a in page]
-    return json_response(page, headers={"X-Pagination-Total": str(len(found))})
+    return search_page(
+        found,
+        sort_by=body.sort_by or "name",
+        descending=body.sort_order == "desc",
+        offset=body.offset,
+        limit=body.limit,
+        select=body.select,
+    )
 
 
 @router.post("/assistants/count", summary="How many assistants match")

@@ -211,6 +211,21 @@ def _forget_thread(services: Services, run: Run) -> None:
     task.add_done_callback(_cleanups.discard)
 
 
+def _stateless(body: RunCreate) -> RunCreate:
+    """A stateless run's body: the fields that only a thread's runs have are refused."""
+    for name, given in (
+        ("if_not_exists", body.if_not_exists != "reject"),
+        ("checkpoint", body.checkpoint is not None),
+        ("checkpoint_id", body.checkpoint_id is not None),
+    ):
+        if given:
+            raise ValidationFailed(
+                f"'{name}' is for a thread's runs; a stateless run has no thread to name",
+                details={"field": name},
+            )
+    return body
+
+
 def _locations(thread_id: str, run_id: str, stateless: bool) -> dict[str, str]:
     base = f"/runs/{run_id}" if stateless else f"/threads/{thread_id}/runs/{run_id}"
     return {"Location": f"{base}/stream", "Content-Location": base}
@@ -277,8 +292,7 @@ async def stream_run(
 async def stream_stateless(
     request: Request, body: RunCreate, services: ServicesDep, actor: ActorDep
 ) -> Response:
-    body.refuse_unimplemented("if_not_exists") if body.if_not_exists != "reject" else None
-    run = await _start(request, body, services, actor, None)
+    run = await _start(request, _stateless(body), services, actor, None)
     return _stream(services, run, body.modes)
 
 
@@ -298,7 +312,7 @@ async def wait_run(
 async def wait_stateless(
     request: Request, body: RunCreate, services: ServicesDep, actor: ActorDep
 ) -> Response:
-    run = await _start(request, body, services, actor, None)
+    run = await _start(request, _stateless(body), services, actor, None)
     return await _wait(services, run)
 
 

@@ -26,6 +26,7 @@ from app.routes.langgraph.schemas import (
 from app.routes.langgraph.views import (
     empty_state,
     json_response,
+    search_page,
     state_payload,
     thread_payload,
 )
@@ -172,13 +173,14 @@ async def _search(
 @router.post("/threads/search", summary="Threads by metadata, status and values")
 async def search(body: ThreadSearch, services: ServicesDep, actor: ActorDep) -> Response:
     body.refuse_unimplemented("extract")
-    views = await _search(services, actor, body)
-    key = body.sort_by or "updated_at"
-    views.sort(key=lambda v: str(v.get(key) or ""), reverse=(body.sort_order or "desc") == "desc")
-    page = views[body.offset : body.offset + body.limit]
-    if body.select:
-        page = [{k: v[k] for k in body.select if k in v} for v in page]
-    return json_response(page, headers={"X-Pagination-Total": str(len(views))})
+    return search_page(
+        await _search(services, actor, body),
+        sort_by=body.sort_by or "updated_at",
+        descending=(body.sort_order or "desc") == "desc",
+        offset=body.offset,
+        limit=body.limit,
+        select=body.select,
+    )
 
 
 @router.post("/threads/count", summary="How many threads match")

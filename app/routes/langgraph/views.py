@@ -26,6 +26,24 @@ def json_response(
     return Response(dumps(payload), status_code, headers, media_type="application/json")
 
 
+def search_page(
+    found: list[dict[str, Any]],
+    *,
+    sort_by: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+    select: list[str] | None,
+) -> Response:
+    """One page of search results, sorted, with only the ``select``-ed fields, and the
+    total in ``X-Pagination-Total`` (as langgraph-api answers a search)."""
+    found.sort(key=lambda item: str(item.get(sort_by) or ""), reverse=descending)
+    page = found[offset : offset + limit]
+    if select:
+        page = [{k: item[k] for k in select if k in item} for item in page]
+    return json_response(page, headers={"X-Pagination-Total": str(len(found))})
+
+
 def checkpoint_of(config: RunnableConfig | None) -> dict[str, Any] | None:
     if not config:
         return None
