@@ -78,7 +78,9 @@ async def delete_thread(
     services: ServicesDep,
     principal: PrincipalDep,
     user_id: UserIdQuery = None,
-    x_user_id: Annotated[str | None, Header(max_length=128)] = None,
+    x_user_id: Annotated[
+        str | None, Header(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", max_length=128)
+    ] = None,
 ) -> Response:
     # The LangGraph API's DELETE /threads/{id} too: its user may come as X-User-Id, and a
     # service key (or an open server) naming no user may delete any thread.

@@ -77,12 +77,14 @@ function saveState() {
 
 const api = (path) => new URL(path, document.baseURI);
 
-/** fetch() with the API key, if one is set; a 401 asks the user for a key. */
+/** fetch() with the API key, if one is set; a 401 asks the user for a key, unless the key
+ * was changed while the request was out (its refusal is not the new key's). */
 async function call(path, init = {}) {
   const headers = new Headers(init.headers);
-  if (state.apiKey) headers.set("Authorization", `Bearer ${state.apiKey}`);
+  const key = state.apiKey;
+  if (key) headers.set("Authorization", `Bearer ${key}`);
   const response = await fetch(path instanceof URL ? path : api(path), { ...init, headers });
-  if (response.status === 401) askForKey();
+  if (response.status === 401 && key === state.apiKey) askForKey();
   return response;
 }
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
@@ -83,6 +84,8 @@ def started_run_streams_to_its_end(ctx: Any, response: Response, case: Case) -> 
     assert events and events[-1] in ("event: final", "event: error"), events[-1:]
 
 
+UNSENDABLE = (requests.exceptions.InvalidHeader, UnicodeEncodeError)
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -133,7 +136,12 @@ def test_every_documented_error_is_the_error_envelope() -> None:
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_operation_answers_as_documented(case: Case, offline_server: LiveServer) -> None:
     """Generated requests to an operation get no 5xx and a documented status, type and body."""
-    case.call_and_validate(base_url=offline_server.url, checks=CHECKS)
+    try:
+        case.call_and_validate(base_url=offline_server.url, checks=CHECKS)
+    except UNSENDABLE:
+        # A header value no HTTP client can put on the wire (a control or non-Latin-1
+        # character), generated to break a header's pattern: the server never sees it.
+        return
 
 
 @pytest.fixture
@@ -141,7 +149,9 @@ def authenticated_server(make_server: ServerFactory) -> LiveServer:
     return make_server(**{**OFFLINE, "jwt_secret": SECRET})
 
 
-@schema.parametrize()
+# The LangGraph API's operations run once, above: their user-token refusals are covered by
+# tests/langgraph_api/test_users.py, and a second fuzzing pass would double their cost.
+@schema.exclude(tag_regex="^langgraph").parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_operation_answers_as_documented_with_a_user_token(
     case: Case, authenticated_server: LiveServer

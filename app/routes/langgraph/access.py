@@ -26,7 +26,9 @@ ANONYMOUS = "anonymous"
 
 async def acting_for(
     principal: PrincipalDep,
-    x_user_id: Annotated[str | None, Header(max_length=128)] = None,
+    x_user_id: Annotated[
+        str | None, Header(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", max_length=128)
+    ] = None,
 ) -> str | None:
     """The user the request acts for; ``None``: every user (a service key or an open server
     naming none)."""

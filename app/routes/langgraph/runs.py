@@ -422,7 +422,10 @@ async def join_stream(
     services: ServicesDep,
     actor: ActorDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    # Our frame ids are positions; -1 (as LangGraph's clients send to replay all) is 0.
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", pattern=r"^\s*-?[0-9]*\s*$", max_length=20)
+    ] = None,
 ) -> Response:
     run = await _find_run(services, actor, thread_id, run_id)
     after = _position(last_event_id)
