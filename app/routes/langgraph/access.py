@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from langgraph.checkpoint.base import CheckpointTuple
 
+from app.error_map import raise_mapped
 from app.errors import ThreadNotFound
 from app.identity import Unauthenticated
 from app.principal import PrincipalDep
@@ -50,10 +51,33 @@ class FoundThread:
     saved: CheckpointTuple | None  # its latest checkpoint, if it has one
 
 
-async def find_thread(services: Services, thread_id: str, actor: str | None) -> FoundThread:
-    """The thread, if ``actor`` may see it; else a 404 (whether it exists or not)."""
-    saved = await services.threads.load(thread_id, actor)
-    record = await services.records.get(thread_id) if services.records is not None else None
+async def find_thread(
+    services: Services, thread_id: str, actor: str | None, *, record: bool = True
+) -> FoundThread:
+    """The thread, if ``actor`` may see it; else a 404 (whether it exists or not). Its
+    record is read when it has no checkpoint (the record names its owner) or ``record``."""
+    saved = await latest_checkpoint(services, thread_id)
+    found = None
+    if (saved is None or record) and services.records is not None:
+        found = await services.records.get(thread_id)
+    return _visible(thread_id, actor, saved, found)
+
+
+async def latest_checkpoint(services: Services, thread_id: str) -> CheckpointTuple | None:
+    try:
+        return await services.checkpointer.saver.aget_tuple(
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        )
+    except Exception as exc:
+        raise_mapped(exc)
+
+
+def _visible(
+    thread_id: str,
+    actor: str | None,
+    saved: CheckpointTuple | None,
+    record: ThreadRecord | None,
+) -> FoundThread:
     if saved is None and record is None:
         raise ThreadNotFound(f"thread {thread_id!r} was not found")
     owner = record.user_id if record is not None else None

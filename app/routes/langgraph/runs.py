@@ -110,7 +110,7 @@ async def _prepare(
         thread_id = str(uuid.uuid4())
     else:
         try:
-            found = await find_thread(services, thread_id, actor)
+            found = await find_thread(services, thread_id, actor, record=False)
         except ThreadNotFound:
             if body.if_not_exists != "create":
                 raise ThreadNotFound(

@@ -12,7 +12,13 @@ from langgraph.types import StateSnapshot
 
 from app.error_map import raise_mapped
 from app.errors import ThreadBusy, ThreadExists, ThreadNotFound, ValidationFailed
-from app.routes.langgraph.access import ANONYMOUS, ActorDep, FoundThread, find_thread
+from app.routes.langgraph.access import (
+    ANONYMOUS,
+    ActorDep,
+    FoundThread,
+    find_thread,
+    latest_checkpoint,
+)
 from app.routes.langgraph.schemas import (
     CheckpointConfig,
     HistoryRequest,
@@ -139,8 +145,8 @@ async def create(body: ThreadCreate, services: ServicesDep, actor: ActorDep) -> 
     now = time.time()
     record = ThreadRecord(thread_id, actor or ANONYMOUS, now, now, metadata)
     await _records(services).put(record)
-    found = FoundThread(thread_id, record.user_id, record, None)
-    return json_response(await thread_view(services, found))
+    # New: no state, no run.
+    return json_response(thread_payload(thread_id, record, None, "idle", record.user_id))
 
 
 async def _search(
@@ -158,7 +164,7 @@ async def _search(
     views = []
     for record in records:
         found = FoundThread(record.thread_id, record.user_id, record, None)
-        found.saved = await services.threads.load(record.thread_id, None)
+        found.saved = await latest_checkpoint(services, record.thread_id)
         snapshot = await snapshot_of(services, found)
         status = status_of(record, snapshot, record.thread_id in busy)
         if body.status is not None and status != body.status:
