@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from app.errors import AppError
+from app.errors import AppError, ValidationFailed
 from app.events import Reply, RunEvent
 from app.limits import LimitReached
 from app.metrics import Metrics
@@ -27,6 +27,25 @@ class Encoder(Protocol):
     def encode(self, first_id: int, events: list[RunEvent]) -> bytes: ...
 
     def error(self, frame_id: int, error: AppError) -> bytes: ...
+
+
+def log_position(value: str | None, *, negative_is_start: bool = False) -> int:
+    """A Last-Event-ID as a log position: our ids are positions; anything else is a 422. A
+    negative id is a 422 too, unless ``negative_is_start`` (LangGraph's clients send -1 to
+    replay a run from its start)."""
+    if value is None or value.strip() == "":
+        return 0
+    try:
+        position = int(value.strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"Last-Event-ID {value!r} is not one of this server's frame ids (an integer)"
+        ) from None
+    if position < 0:
+        if negative_is_start:
+            return 0
+        raise ValidationFailed("Last-Event-ID must not be negative")
+    return position
 
 
 async def admit(services: Services, user: str) -> None:

@@ -210,10 +210,8 @@ class LangGraphEncoder:
             return
         if isinstance(event, GraphChunk):
             yield from self._graph_chunk(frame_id, event)
-        # Tool output and step ends show through updates (the tool's message); the reply
-        # through values. Reply ends the stream with nothing more to say.
-        if isinstance(event, Reply):
-            return
+        # Tool output and step ends show through updates (the tool's message), the reply
+        # through values: the other events yield no frame of their own.
 
     def _tool_chunk(self, frame_id: int, chunk: dict[str, Any]) -> bytes:
         message = self._message

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.encoders.seed import SeedEncoder, final_payload, frame
-from app.errors import AppError, RunNotFound, UpstreamError, ValidationFailed
+from app.errors import AppError, RunNotFound, UpstreamError
 from app.events import Reply
 from app.identity import (
     ACCESS_TTL,
@@ -30,7 +30,7 @@ from app.logs import turn_context
 from app.principal import PrincipalDep
 from app.responses import JSONResponse
 from app.run import Run
-from app.run_stream import admit, event_stream, launch, run_frames
+from app.run_stream import admit, event_stream, launch, log_position, run_frames
 from app.schemas import (
     AUTH_REFUSALS,
     ChatRequest,
@@ -179,7 +179,7 @@ async def rejoin(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
 ) -> Response:
-    after = _position(last_event_id if last_event_id is not None else last_event_query)
+    after = log_position(last_event_id if last_event_id is not None else last_event_query)
     missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
     if principal is None:  # no credential, but the access token of POST /start's streamUrl
         if not (
@@ -226,21 +226,6 @@ def _ended() -> Response:
     """For a client that saw a run's last frame and asks again (EventSource reconnects when
     the server closes a stream): nothing more. A 204 is what makes EventSource stop."""
     return Response(status_code=204)
-
-
-def _position(value: str | None) -> int:
-    """A Last-Event-ID as a log position: our ids are positions; anything else is a 422."""
-    if value is None or value.strip() == "":
-        return 0
-    try:
-        position = int(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            f"Last-Event-ID {value!r} is not one of this server's frame ids (an integer)"
-        ) from None
-    if position < 0:
-        raise ValidationFailed("Last-Event-ID must not be negative")
-    return position
 
 
 @router.post(

@@ -40,7 +40,7 @@ from app.routes.langgraph.schemas import RunCreate
 from app.routes.langgraph.threads import snapshot_of, version_of
 from app.routes.langgraph.views import json_response, live_run_payload, run_payload
 from app.run import Run
-from app.run_stream import admit, event_stream, launch, run_frames
+from app.run_stream import admit, event_stream, launch, log_position, run_frames
 from app.schemas import ThreadIdPath
 from app.services import Services, ServicesDep
 from app.thread_store import ThreadRecord
@@ -428,7 +428,7 @@ async def join_stream(
     ] = None,
 ) -> Response:
     run = await _find_run(services, actor, thread_id, run_id)
-    after = _position(last_event_id)
+    after = log_position(last_event_id, negative_is_start=True)
     if run is not None:
         graph_run = run.turn.graph_run
         own = graph_run.stream_modes if graph_run is not None else ("values",)
@@ -474,18 +474,6 @@ def _modes(values: list[str] | None) -> tuple[str, ...]:
     if unknown:
         raise ValidationFailed(f"stream_mode {unknown[0]!r} is not one this server streams")
     return tuple(dict.fromkeys(modes))
-
-
-def _position(value: str | None) -> int:
-    if value is None or not value.strip():
-        return 0
-    try:
-        position = int(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            f"Last-Event-ID {value!r} is not one of this server's frame ids"
-        ) from None
-    return max(0, position)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run")
