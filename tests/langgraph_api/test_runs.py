@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import UnprocessableEntityError
+from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
 
 from tests.langgraph_api.support import (
     ANSWER_391,
@@ -49,9 +49,16 @@ async def test_after_wait_the_thread_takes_updates_and_deletes_at_once(
     for _ in range(5):
         thread_id = (await lg.threads.create())["thread_id"]
         await lg.runs.wait(thread_id, "streaming-chat", input=said("hello"))
-        await lg.threads.update_state(thread_id, {"messages": []}, as_node="chat")
-        await lg.runs.wait(thread_id, "streaming-chat", input=said("again"))
+        updated = await lg.threads.update_state(thread_id, {"messages": []}, as_node="chat")
+        second = await lg.runs.wait(thread_id, "streaming-chat", input=said("again"))
         await lg.threads.delete(thread_id)
+        with pytest.raises(NotFoundError):
+            await lg.threads.get(thread_id)
+        assert updated["checkpoint"]["checkpoint_id"]
+        assert [m["content"] for m in second["messages"] if m["type"] == "human"] == [
+            "hello",
+            "again",
+        ]
 
 
 async def test_background_run_create_join_get_and_list(lg: LangGraphClient) -> None:
