@@ -54,10 +54,15 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    message = f"{where}: {first['msg']}"
+    if first.get("type") == "json_invalid":
+        # FastAPI puts the decoder's reason in ctx and the character offset in loc.
+        reason = (exc.errors()[0].get("ctx") or {}).get("error", "not JSON")
+        message = f"body: the request body is not JSON this server accepts: {reason}"
     return JSONResponse(
         envelope(
             "validation_error",
-            f"{where}: {first['msg']}",
+            message,
             rid if isinstance(rid, str) and len(rid) <= 128 else None,
             details=errors,
         ),

@@ -28,6 +28,7 @@ from app.identity import (
 )
 from app.logs import turn_context
 from app.principal import PrincipalDep
+from app.request_json import JSONRoute
 from app.responses import JSONResponse
 from app.run import Run
 from app.run_stream import admit, event_stream, launch, log_position, run_frames
@@ -44,7 +45,7 @@ from app.services import Services, ServicesDep
 from app.sse import EventStream
 
 log = logging.getLogger("app.chat")
-router = APIRouter(tags=["chat"])
+router = APIRouter(tags=["chat"], route_class=JSONRoute)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorEnvelope, "description": "Unknown graph or version, or thread"},

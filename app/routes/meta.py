@@ -9,11 +9,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.errors import AppError
 from app.principal import PrincipalDep
+from app.request_json import JSONRoute
 from app.responses import JSONResponse
 from app.schemas import ErrorEnvelope
 from app.services import ServicesDep
 
-router = APIRouter(tags=["server"])
+router = APIRouter(tags=["server"], route_class=JSONRoute)
 
 
 @router.get("/health", summary="Liveness, and which model and checkpointer are in use")

@@ -11,6 +11,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from starlette.responses import FileResponse
 
+from app.request_json import JSONRoute
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # A fixed table of what is served: no path from the URL ever reaches the file system.
@@ -33,7 +35,7 @@ PAGE_HEADERS: dict[str, str] = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(tags=["playground"], include_in_schema=False)
+router = APIRouter(tags=["playground"], include_in_schema=False, route_class=JSONRoute)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])

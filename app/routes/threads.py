@@ -11,11 +11,12 @@ from app.error_map import raise_mapped
 from app.errors import ThreadBusy, ThreadNotFound
 from app.identity import acting_user
 from app.principal import PrincipalDep
+from app.request_json import JSONRoute
 from app.schemas import AUTH_REFUSALS, ErrorEnvelope, ThreadIdPath, UserIdQuery
 from app.services import ServicesDep
 from app.turn_tap import attachments_of as _attachments
 
-router = APIRouter(tags=["threads"])
+router = APIRouter(tags=["threads"], route_class=JSONRoute)
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

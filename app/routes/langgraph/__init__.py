@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.request_json import JSONRoute
 from app.routes.langgraph import assistants, runs, system, threads
 from app.schemas import AUTH_REFUSALS, ErrorEnvelope
 
@@ -29,6 +30,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},
 }
 
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 for module in (system, assistants, threads, runs):
     router.include_router(module.router, responses=ERRORS)

@@ -10,13 +10,14 @@ from pydantic import TypeAdapter
 
 from app.assistants import Assistant
 from app.errors import AssistantNotFound, AssistantsReadOnly, ValidationFailed
+from app.request_json import JSONRoute
 from app.routes.langgraph.access import ActorDep
 from app.routes.langgraph.schemas import AssistantCount, AssistantSearch
 from app.routes.langgraph.views import json_response, search_page
 from app.services import Services, ServicesDep
 
 log = logging.getLogger("app.langgraph")
-router = APIRouter(tags=["langgraph: assistants"])
+router = APIRouter(tags=["langgraph: assistants"], route_class=JSONRoute)
 
 
 def assistant(services: Services, assistant_id: str) -> Assistant:

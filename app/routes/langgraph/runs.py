@@ -34,6 +34,7 @@ from app.errors import (
 )
 from app.events import GraphChunk
 from app.logs import turn_context
+from app.request_json import JSONRoute
 from app.routes.langgraph.access import ANONYMOUS, ActorDep, FoundThread, find_thread
 from app.routes.langgraph.assistants import assistant
 from app.routes.langgraph.schemas import RunCreate
@@ -47,7 +48,7 @@ from app.thread_store import ThreadRecord
 from app.turn import STREAM_MODES, GraphRun, Turn
 
 log = logging.getLogger("app.langgraph")
-router = APIRouter(tags=["langgraph: runs"])
+router = APIRouter(tags=["langgraph: runs"], route_class=JSONRoute)
 
 # Fields of langgraph-api's run bodies that this server does not implement: refused by name.
 UNIMPLEMENTED = ("webhook", "feedback_keys", "after_seconds", "langsmith_tracer")

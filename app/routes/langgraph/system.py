@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.request_json import JSONRoute
 from app.services import ServicesDep
 
-router = APIRouter(tags=["langgraph: system"])
+router = APIRouter(tags=["langgraph: system"], route_class=JSONRoute)
 
 
 @router.get("/ok", summary="Liveness, as LangGraph's clients check it")

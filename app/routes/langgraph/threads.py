@@ -12,6 +12,7 @@ from langgraph.types import StateSnapshot
 
 from app.error_map import raise_mapped
 from app.errors import ThreadBusy, ThreadExists, ThreadNotFound, ValidationFailed
+from app.request_json import JSONRoute
 from app.routes.langgraph.access import (
     ANONYMOUS,
     ActorDep,
@@ -41,7 +42,7 @@ from app.services import Services, ServicesDep
 from app.thread_store import ThreadRecord, ThreadStatus, ThreadStore
 from graphs import GraphVersion, UnknownGraph
 
-router = APIRouter(tags=["langgraph: threads"])
+router = APIRouter(tags=["langgraph: threads"], route_class=JSONRoute)
 
 
 def _records(services: Services) -> ThreadStore:
