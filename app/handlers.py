@@ -48,16 +48,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     body = exc.body if isinstance(exc.body, dict) else {}
     rid = body.get("requestId")
+    raw = exc.errors()
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
+        for e in raw
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     message = f"{where}: {first['msg']}"
     if first.get("type") == "json_invalid":
         # FastAPI puts the decoder's reason in ctx and the character offset in loc.
-        reason = (exc.errors()[0].get("ctx") or {}).get("error", "not JSON")
+        reason = (raw[0].get("ctx") or {}).get("error", "not JSON")
         message = f"body: the request body is not JSON this server accepts: {reason}"
     return JSONResponse(
         envelope(

@@ -30,7 +30,6 @@ from starlette.responses import Response
 _LONG_DIGITS = re.compile(rb"\d{19}")
 _INT_MIN, _INT_END = -(2**63), 2**64
 
-
 # orjson writes at most 254 levels; stored and streamed values sit a few levels below the body's
 # root (a record, a frame), so bodies keep well clear of that.
 MAX_DEPTH = 100
@@ -78,9 +77,8 @@ def _int64(text: str, body: bytes) -> int:
 
 class JSONRequest(Request):
     async def json(self) -> Any:
-        if not hasattr(self, "_strict_json"):
-            self._strict_json = loads(await self.body())
-        return self._strict_json
+        # FastAPI decodes a body once, before the endpoint runs; body() is cached by Starlette.
+        return loads(await self.body())
 
 
 class JSONRoute(APIRoute):
