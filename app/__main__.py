@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from app.logs import log_config
+from app.observability.logs import log_config
 from app.settings import Settings
 
 

@@ -12,30 +12,31 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from app import handlers
-from app.assistants import Assistants
-from app.binding import Binder
-from app.guard import Guard
-from app.identity import authenticator_for
-from app.ledger import LocalLedger
-from app.limits import Limits, LocalLimits
-from app.metrics import Metrics
-from app.persistence import open_checkpointer
-from app.persistence.factory import Checkpointer
-from app.routes import chat, langgraph, meta, playground, threads
-from app.run import Run
-from app.runs import Runs
-from app.services import Services
+from app.api import langgraph, meta, playground
+from app.api.chat import routes as chat
+from app.api.chat import threads
+from app.api.chat.binder import Binder
+from app.api.langgraph.catalog import Assistants
+from app.auth.credentials import authenticator_for
+from app.auth.guard import Guard
+from app.deps import Services
+from app.errors import handlers
+from app.observability.metrics import Metrics
+from app.runs.execute import TurnRunner
+from app.runs.registry import Runs
+from app.runs.run import Run
 from app.settings import Settings
-from app.thread_access import ThreadAccess
-from app.thread_store import RecordKeeper, SqliteThreadStore, ThreadStore
-from app.turn_runner import TurnRunner
+from app.stores.checkpointer import Checkpointer, open_checkpointer
+from app.stores.claims import LocalLedger
+from app.stores.limits import Limits, LocalLimits
+from app.threads.access import ThreadAccess
+from app.threads.records import RecordKeeper, SqliteThreadStore, ThreadStore
 from graphs import Registry, RegistryError, build_registry
 from model_client import ModelFactory, Upstream, model_factory
 
 if TYPE_CHECKING:
-    from app.redis_ledger import RedisLedger
-    from app.redis_run_log import RedisRunLog
+    from app.stores.redis_claims import RedisLedger
+    from app.stores.redis_run_log import RedisRunLog
 
 log = logging.getLogger("app")
 
@@ -58,7 +59,7 @@ def ledger_for(settings: Settings, checkpointer: Checkpointer) -> RedisLedger | 
     client = getattr(checkpointer.saver, "client", None)
     if checkpointer.kind == "redis" and client is not None:
         # Imported only with Redis, so that a server without it need not load the client.
-        from app.redis_ledger import RedisLedger
+        from app.stores.redis_claims import RedisLedger
 
         return RedisLedger(
             client, prefix=settings.redis_key_prefix, ttl=settings.run_claim_ttl_seconds
@@ -70,7 +71,7 @@ def run_log_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> RedisR
     """With Redis, every run's frames go to a log there that any replica can read."""
     if isinstance(ledger, LocalLedger):
         return None
-    from app.redis_run_log import RedisRunLog
+    from app.stores.redis_run_log import RedisRunLog
 
     # A follower on another replica renews this while it reads, so the run's own replica
     # knows a client came back (its grace period is checked against it).
@@ -90,7 +91,7 @@ def limits_for(settings: Settings, ledger: RedisLedger | LocalLedger) -> Limits:
     per_minute, streams = settings.rate_limit_per_minute, settings.max_streams_per_user
     if isinstance(ledger, LocalLedger):
         return LocalLimits(per_minute=per_minute, max_streams=streams)
-    from app.redis_limits import RedisLimits
+    from app.stores.redis_limits import RedisLimits
 
     return RedisLimits(
         ledger.client,
@@ -116,7 +117,7 @@ async def records_for(
 ) -> ThreadStore:
     """Thread and run records where the checkpoints are: Redis, or the SQLite file."""
     if not isinstance(ledger, LocalLedger):
-        from app.redis_thread_store import RedisThreadStore
+        from app.stores.redis_records import RedisThreadStore
 
         return RedisThreadStore(
             ledger.client, prefix=settings.redis_key_prefix, ttl=settings.redis_ttl_seconds

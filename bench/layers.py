@@ -190,7 +190,7 @@ async def run(
             return app
 
         async def _turns() -> One:
-            from app.schemas import ChatRequest
+            from app.api.chat.schemas import ChatRequest
 
             services = (await _app()).state.services
             runner = services.runs.runner

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.error_map import to_app_error
 from app.errors import AppError, StoreUnavailable
+from app.errors.mapping import to_app_error
 from redis_saver import RedisSaverError, RedisUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from starlette.types import Message, Send
 
-from app.encoders.seed import chunk_frame, event_frame
-from app.sse import EventStream, GzipSend, accepts_gzip
+from app.wire.chat import chunk_frame, event_frame
+from app.wire.sse import EventStream, GzipSend, accepts_gzip
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.request_json import loads
+from app.wire.json import loads
 from tests.e2e.bodies import turn
 
 JSON = {"content-type": "application/json"}

@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.logs import TextFormatter
+from app.observability.logs import TextFormatter
 from bench.openai_standin import OpenAIStandIn
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
@@ -102,7 +102,7 @@ async def test_refusals_are_401_with_the_envelope_and_the_reason_only_in_the_log
     """Every bad credential: 401, WWW-Authenticate, one generic message; why is logged."""
     server = make_server(jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
     credential = REFUSALS[name]()
-    with caplog.at_level(logging.INFO, logger="app.identity"):
+    with caplog.at_level(logging.INFO, logger="app.auth.credentials"):
         response = await _generate(server.url, {"message": {"content": "hi"}}, credential)
         accepted = await _generate(server.url, {"message": {"content": "hi"}}, _valid())
 

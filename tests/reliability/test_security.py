@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.logs import ContextFilter, JSONFormatter
+from app.observability.logs import ContextFilter, JSONFormatter
 from bench.openai_standin import OpenAIStandIn
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
@@ -134,7 +134,7 @@ async def test_metrics_count_requests_streams_tokens_and_errors(
 
 def test_json_logs_carry_the_turns_ids() -> None:
     """A record logged during a turn carries requestId, threadId and userId."""
-    from app.logs import turn_context
+    from app.observability.logs import turn_context
 
     token = turn_context.set({"requestId": "r-1", "threadId": "t-1", "userId": "u-1"})
     try:

@@ -1,0 +1,97 @@
+"""From a request body to a :class:`Turn`: the graph version, its settings and the message.
+
+Everything here is checked before the response starts, so a refusal gets a real status code.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.api.chat.schemas import ChatRequest
+from app.errors import GraphNotFound, ValidationFailed
+from app.runs.spec import Turn
+from app.settings import Settings
+from graphs import (
+    GraphSettings,
+    GraphVersion,
+    InvalidReference,
+    Reference,
+    Registry,
+    UnknownGraph,
+)
+
+
+class Binder:
+    """Binds request bodies to the registry's graph versions."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self._settings = settings
+        self._registry = registry
+
+    def bind(self, body: ChatRequest, request_id: str, user_id: str) -> Turn:
+        """The turn ``body`` asks for, acting for ``user_id`` (the request's principal's)."""
+        received = time.perf_counter()
+        graph = self.resolve(body)
+        return Turn(
+            request_id=request_id,
+            thread_id=body.thread_id or uuid.uuid4().hex,
+            user_id=user_id,
+            agent_id=body.agent_id,
+            graph=graph,
+            settings=graph_settings(graph, body.graph_settings),
+            content=None if body.message is None else self._content(body.message.content),
+            received=received,
+            resume=body.resume,
+            resuming=body.resuming,
+        )
+
+    def resolve(self, body: ChatRequest) -> GraphVersion:
+        top = body.graph_type
+        inner = body.graph_settings.get("graphType")
+        if inner is not None and not isinstance(inner, str):
+            raise ValidationFailed("graphSettings.graphType must be a string like 'name::1.0.0'")
+        try:
+            if top and inner and Reference.parse(top).name != Reference.parse(inner).name:
+                raise ValidationFailed(
+                    f"graphType {top!r} and graphSettings.graphType {inner!r} name different "
+                    "graphs; send one, or the same graph in both"
+                )
+            return self._registry.resolve(inner or top or self._settings.default_graph)
+        except InvalidReference as exc:
+            raise ValidationFailed(str(exc)) from None
+        except UnknownGraph as exc:
+            raise GraphNotFound(str(exc), details={"available": exc.available}) from None
+
+    def _content(self, content: str) -> str:
+        if not content.strip():
+            raise ValidationFailed("message.content is empty")
+        if "\x00" in content:
+            raise ValidationFailed("message.content contains a null byte")
+        if len(content) > self._settings.max_message_chars:
+            raise ValidationFailed(
+                f"message.content is {len(content)} characters; the limit is "
+                f"{self._settings.max_message_chars}"
+            )
+        return content
+
+
+def graph_settings(graph: GraphVersion, raw: Mapping[str, Any]) -> GraphSettings:
+    """``graphSettings`` (less ``graphType``) validated against the version's settings model."""
+    values = {k: v for k, v in raw.items() if k != "graphType"}
+    try:
+        return graph.settings.model_validate(values)
+    except ValidationError as exc:
+        details = [
+            {"loc": ["graphSettings", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        first = details[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationFailed(
+            f"invalid settings for {graph.ref}: {where}: {first['msg']}", details=details
+        ) from None

@@ -1,0 +1,60 @@
+"""Picks the checkpointer: Redis when ``REDIS_URL`` is set, else an embedded SQLite file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from app.errors import StoreUnavailable
+from app.settings import Settings
+
+log = logging.getLogger("app.stores.checkpointer")
+
+
+@dataclass
+class Checkpointer:
+    """The saver in use, what to call it, and how to check it can be reached."""
+
+    saver: BaseCheckpointSaver[str]
+    kind: str
+
+    async def ping(self) -> None:
+        ping = getattr(self.saver, "ping", None)
+        try:
+            if ping is not None:
+                await ping()
+            else:
+                await self.saver.aget_tuple({"configurable": {"thread_id": "__ready__"}})
+        except Exception as exc:
+            raise StoreUnavailable(f"the {self.kind} checkpointer is unreachable: {exc}") from exc
+
+
+@asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
+    if settings.redis_url is not None and settings.redis_url.get_secret_value():
+        from redis_saver import RedisSaver, RedisSaverError
+
+        async with RedisSaver.from_url(
+            settings.redis_url.get_secret_value(),
+            key_prefix=settings.redis_key_prefix,
+            ttl=settings.redis_ttl_seconds,
+            refresh_on_read=settings.redis_ttl_refresh_on_read,
+            keep_history=settings.redis_keep_history,
+        ) as redis_saver:
+            try:
+                # Preloads scripts and a connection so the first turn does not pay for them.
+                await redis_saver.setup()
+            except RedisSaverError as exc:
+                # Start anyway: /ready says 503 until Redis answers, then all recovers.
+                log.warning("Redis is not reachable at start-up: %s", exc)
+            yield Checkpointer(redis_saver, "redis")
+        return
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(settings.sqlite_path)) as sqlite_saver:
+        await sqlite_saver.setup()
+        yield Checkpointer(sqlite_saver, "sqlite")
