@@ -1,47 +1,65 @@
-"""The parts a running server shares, built once in the lifespan."""
+"""The parts a running server shares, built once in the lifespan, and the dependency that
+hands them to routes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from app.api.chat.binder import Binder
 from app.api.langgraph.catalog import Assistants
 from app.observability.metrics import Metrics
-from app.runs.registry import Runs
+from app.runs.lifecycle import Lifecycle
+from app.runs.registry import RunRegistry
 from app.settings import Settings
+from app.stores import Stores
 from app.stores.checkpointer import Checkpointer
-from app.stores.claims import Ledger, LocalLedger
-from app.stores.limits import Limits, LocalLimits
+from app.stores.claims import Claims
+from app.stores.limits import Limits
+from app.stores.records import Records
+from app.stores.run_log import RunLog
 from app.threads.access import ThreadAccess
-from app.threads.records import ThreadStore
 from graphs import Registry
 from model_client import ModelFactory
 
-if TYPE_CHECKING:
-    from app.stores.redis_run_log import RedisRunLog
 
-
-@dataclass
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     registry: Registry
     models: ModelFactory
-    checkpointer: Checkpointer
+    stores: Stores
     binder: Binder
     threads: ThreadAccess
-    runs: Runs
+    runs: RunRegistry
+    lifecycle: Lifecycle
     metrics: Metrics
-    run_log: RedisRunLog | None = None  # with Redis: every run's frames, for any replica
-    limits: Limits = field(default_factory=LocalLimits)
-    auth_enabled: bool = False  # credentials configured: streamUrl carries an access token
-    stream_secret: bytes = b""
-    # The LangGraph API's: thread and run records, the registry's assistants, the claims.
-    records: ThreadStore | None = None
-    assistants: Assistants | None = None
-    ledger: Ledger = field(default_factory=LocalLedger)
+    assistants: Assistants
+    auth_enabled: bool  # credentials configured: streamUrl carries an access token
+    stream_secret: bytes
+
+    # The stores, by name: whichever backend they are, callers never ask.
+    @property
+    def checkpointer(self) -> Checkpointer:
+        return self.stores.checkpointer
+
+    @property
+    def claims(self) -> Claims:
+        return self.stores.claims
+
+    @property
+    def limits(self) -> Limits:
+        return self.stores.limits
+
+    @property
+    def run_log(self) -> RunLog:
+        return self.stores.run_log
+
+    @property
+    def records(self) -> Records:
+        return self.stores.records
 
 
 # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on every

@@ -1,22 +1,21 @@
-"""What both APIs do to start a run and to stream one: the per-user limits around
-``Runs.start``, and a run's frames as a Server-Sent Events response in a given encoder."""
+"""What every API does to start a run and to stream one: the rate limit before any work, the
+lifecycle's start, and a run's frames as a Server-Sent Events response in a given encoder."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 
 from app.deps import Services
 from app.errors import AppError, ValidationFailed
-from app.observability.metrics import Metrics
-from app.runs.events import Reply, RunEvent
+from app.runs.events import RunEvent
 from app.runs.run import Run
-from app.runs.spec import Turn
+from app.runs.spec import RunSpec
 from app.stores.limits import LimitReached
 from app.wire.sse import LARGE_WINDOW, SMALL_WINDOW, EventStream
 
@@ -57,47 +56,13 @@ async def admit(services: Services, user: str) -> None:
         raise
 
 
-async def launch(services: Services, turn: Turn, *, multitask: str | None = None) -> Run:
-    """Start ``turn``'s run within the user's cap on runs at once, released when it ends."""
-    user, request_id = turn.user_id, turn.request_id
+async def launch(services: Services, spec: RunSpec, *, multitask: str | None = None) -> Run:
+    """Start ``spec``'s run through the lifecycle; a limit's refusal is counted."""
     try:
-        slot = await services.limits.acquire(user, request_id)
+        return await services.lifecycle.start(spec, multitask=multitask)
     except LimitReached as exc:
         services.metrics.refusals.labels(exc.reason).inc()
         raise
-    try:
-        run = await services.runs.start(turn, multitask=multitask)
-    except BaseException:
-        if slot:
-            await services.limits.release(user, request_id)
-        raise
-    # Observed as the run ends, before the work that follows its end (its log's last write,
-    # its records), so that a client who read the end reads the metrics with it.
-    run.before_release.insert(0, lambda: _observe(services.metrics, run))
-    if slot:  # no cap, no slot: nothing to give back, no task per run
-        run.task.add_done_callback(lambda _: _spawn(services.limits.release(user, request_id)))
-    return run
-
-
-def _observe(metrics: Metrics, run: Run) -> None:
-    """Once per run, however many clients read it: its timings and the text deltas it sent."""
-    reply = run.events[-1] if run.events else None
-    if not isinstance(reply, Reply):
-        return
-    graph = run.turn.graph.ref
-    if reply.ttft_ms is not None:
-        metrics.ttft.labels(graph).observe(reply.ttft_ms / 1000)
-    metrics.duration.labels(graph, reply.finish_reason or "stop").observe(reply.total_ms / 1000)
-    metrics.tokens.labels(graph).inc(reply.text_deltas)
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 async def _shut_down_after(shutdown: anyio.Event, grace: float, run: Run) -> None:

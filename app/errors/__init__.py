@@ -162,3 +162,10 @@ class AssistantsReadOnly(AppError):
 
     def headers(self) -> dict[str, str]:
         return {"Allow": self._allow}
+
+
+class RunLost(AppError):
+    """The replica running the run went away before it ended."""
+
+    status = 503
+    code = "run_lost"

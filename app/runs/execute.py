@@ -13,19 +13,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
 from app.errors import InterruptPending, MaxStepsExceeded, NoPendingInterrupt, UpstreamTimeout
 from app.errors.mapping import to_app_error
 from app.runs.events import Interrupt, Reply, RunEvent
 from app.runs.graph_modes import stream_graph
-from app.runs.spec import Turn
-from app.runs.tap import TurnTap
+from app.runs.spec import RunSpec
+from app.runs.tap import Tap
 from app.settings import Settings
 from graphs import Conversation, GraphVersion, StepLimitExceeded
 
@@ -38,7 +37,7 @@ CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this turn before the tool f
 FAILED_TOOL_RESULT = "Not run: the turn failed before this tool call finished."
 
 
-class TurnCancelled(Exception):
+class RunCancelled(Exception):
     """The turn's task was cancelled; ``reply`` holds what had streamed, already saved."""
 
     def __init__(self, reply: Reply) -> None:
@@ -46,7 +45,7 @@ class TurnCancelled(Exception):
         self.reply = reply
 
 
-class TurnRunner:
+class RunExecutor:
     """Runs turns on the graphs compiled (with the checkpointer) at start-up."""
 
     def __init__(self, settings: Settings, graphs: Mapping[str, Graph], provider: str) -> None:
@@ -72,19 +71,19 @@ class TurnRunner:
             raise error from exc
         return snapshot.interrupts
 
-    async def check_interrupts(self, turn: Turn) -> None:
+    async def check_interrupts(self, spec: RunSpec) -> None:
         """Refuse a ``resume`` with nothing to answer, and a new message while the graph is
         waiting for an answer."""
-        pending = await self.pending_interrupts(turn.graph, turn.thread_id)
-        if turn.resuming and not pending:
+        pending = await self.pending_interrupts(spec.graph, spec.thread_id)
+        if spec.resuming and not pending:
             raise NoPendingInterrupt(
-                f"thread {turn.thread_id!r} has no pending interrupt to resume; send a "
+                f"thread {spec.thread_id!r} has no pending interrupt to resume; send a "
                 "'message' instead"
             )
-        if not turn.resuming and pending:
+        if not spec.resuming and pending:
             first = pending[0]
             raise InterruptPending(
-                f"thread {turn.thread_id!r} is waiting for an answer to an interrupt; send "
+                f"thread {spec.thread_id!r} is waiting for an answer to an interrupt; send "
                 'the same thread with \'resume\' (e.g. "resume": "approve" or "decline") '
                 "instead of 'message'",
                 details={"interrupt": {"id": first.id, "value": first.value}},
@@ -92,7 +91,7 @@ class TurnRunner:
 
     async def run(
         self,
-        turn: Turn,
+        spec: RunSpec,
         emit: Callable[[RunEvent], None],
         *,
         rollback: Callable[[], bool] = lambda: False,
@@ -104,23 +103,13 @@ class TurnRunner:
         so, the thread goes back to where it was before the turn instead of keeping what was
         streamed.
         """
-        graph = self._graphs[turn.graph.ref]
-        conversation = turn.graph.conversation
-        message = None if turn.content is None else HumanMessage(turn.content, id=turn.message_id)
-        graph_run = turn.graph_run
-        graph_input: Any
-        if graph_run is not None:
-            graph_input = graph_run.input
-            kept: list[BaseMessage] = list(graph_run.input_messages)
-        else:
-            graph_input = (
-                Command(resume=turn.resume) if message is None else conversation.input(message)
-            )
-            kept = [] if message is None else [message]
+        graph = self._graphs[spec.graph.ref]
+        conversation = spec.graph.conversation
+        kept: list[BaseMessage] = list(spec.input_messages)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        tap = TurnTap(emit, conversation.stream_nodes, turn.received)
-        config = turn.config()
+        tap = Tap(emit, conversation.stream_nodes, spec.received)
+        config = spec.config()
         config["callbacks"] = [tap]
         try:
             # One timeout for the whole turn, moved once at the first token, rather than a new
@@ -129,49 +118,45 @@ class TurnRunner:
                 timeout
             ):
                 tap.on_first = lambda: timeout.reschedule(start + self._settings.upstream_timeout)
-                if graph_run is not None:
-                    values = await stream_graph(graph, graph_input, config, turn, emit)
+                if spec.graph_modes:
+                    values = await stream_graph(graph, spec.input, config, spec, emit)
                 else:
                     values = await graph.ainvoke(
-                        graph_input,
-                        config,
-                        context=turn.settings,
-                        # One checkpoint per turn, written when the run ends, even when it fails.
-                        durability="exit",
+                        spec.input, config, context=spec.settings, durability=spec.durability
                     )
         except asyncio.CancelledError:
             # Cancelled by request or by a client that left: keep what was streamed, so the
             # thread reads as the client saw it, then report the partial reply.
             text = tap.text()
             if rollback():
-                await self._roll_back(turn)
+                await self._roll_back(spec)
             else:
-                await self._keep_partial(turn, kept, text)
-            raise TurnCancelled(self._reply(turn, tap, text, None, "cancelled")) from None
+                await self._keep_partial(spec, kept, text)
+            raise RunCancelled(self._reply(spec, tap, text, None, "cancelled")) from None
         except TimeoutError:
             waited = "first token" if tap.ttft_ms is None else "whole reply"
             raise UpstreamTimeout(
                 f"The model provider timed out waiting for the {waited}."
             ) from None
         except (StepLimitExceeded, GraphRecursionError) as exc:
-            await self._close_unanswered(turn)
+            await self._close_unanswered(spec)
             raise MaxStepsExceeded(
                 f"The agent stopped: {exc}. The steps it finished are kept in the thread."
             ) from None
         except Exception as exc:
-            await self._close_unanswered(turn)
+            await self._close_unanswered(spec)
             error = to_app_error(exc, streaming=tap.ttft_ms is not None)
             if error is None:
                 raise
             raise error from exc
         interrupts = values.get("__interrupt__") if isinstance(values, dict) else None
-        answer = conversation.reply(values, turn.message_id)
+        answer = conversation.reply(values, spec.reply_after)
         text = answer.text if answer is not None else ""
         metadata = answer.response_metadata if answer is not None else {}
         if interrupts:
             first = interrupts[0]
             return self._reply(
-                turn,
+                spec,
                 tap,
                 text,
                 metadata.get("model_name"),
@@ -179,13 +164,13 @@ class TurnRunner:
                 Interrupt(first.id, first.value, tap.interrupted_step),
             )
         return self._reply(
-            turn, tap, text, metadata.get("model_name"), metadata.get("finish_reason")
+            spec, tap, text, metadata.get("model_name"), metadata.get("finish_reason")
         )
 
     def _reply(
         self,
-        turn: Turn,
-        tap: TurnTap,
+        spec: RunSpec,
+        tap: Tap,
         text: str,
         model: str | None,
         finish_reason: str | None,
@@ -198,58 +183,58 @@ class TurnRunner:
             usage=dict(tap.usage) if tap.usage else None,  # type: ignore[arg-type]
             finish_reason=finish_reason,
             ttft_ms=tap.ttft_ms,
-            total_ms=(time.perf_counter() - turn.received) * 1000,
+            total_ms=(time.perf_counter() - spec.received) * 1000,
             steps=tuple(tap.steps),
             attachments=tuple(tap.attachments),
             interrupt=interrupt,
             text_deltas=tap.deltas,
         )
 
-    async def _close_unanswered(self, turn: Turn) -> None:
+    async def _close_unanswered(self, spec: RunSpec) -> None:
         """After a failed turn, make the thread valid for its next request to a model."""
-        graph = self._graphs[turn.graph.ref]
-        conversation = turn.graph.conversation
+        graph = self._graphs[spec.graph.ref]
+        conversation = spec.graph.conversation
         try:
-            values = (await graph.aget_state(turn.config())).values
-            fixes = _repairs(conversation, values, turn.message_id, FAILED_TOOL_RESULT)
+            values = (await graph.aget_state(spec.config())).values
+            fixes = _repairs(conversation, values, spec.reply_after, FAILED_TOOL_RESULT)
             if fixes:
                 await graph.aupdate_state(
-                    turn.config(), conversation.update(fixes), as_node=conversation.reply_node
+                    spec.config(), conversation.update(fixes), as_node=conversation.reply_node
                 )
         except Exception:
-            log.exception("could not close the tool calls of failed turn %s", turn.request_id)
+            log.exception("could not close the tool calls of failed turn %s", spec.request_id)
 
-    async def _roll_back(self, turn: Turn) -> None:
+    async def _roll_back(self, spec: RunSpec) -> None:
         """Put the thread back as it was before ``turn``: a copy of its latest checkpoint from
         before the turn becomes the head (so history still shows what happened), or, for a
         thread the turn began, the thread goes."""
-        graph = self._graphs[turn.graph.ref]
+        graph = self._graphs[spec.graph.ref]
         saver = graph.checkpointer
         assert isinstance(saver, BaseCheckpointSaver)
-        config = turn.config()
+        config = spec.config()
         head_config: RunnableConfig = {
-            "configurable": {"thread_id": turn.thread_id, "checkpoint_ns": ""}
+            "configurable": {"thread_id": spec.thread_id, "checkpoint_ns": ""}
         }
         try:
             head = await saver.aget_tuple(head_config)
             before = None
             async for saved in saver.alist(head_config):
-                if saved.metadata.get("request_id") != turn.request_id:
+                if saved.metadata.get("request_id") != spec.request_id:
                     before = saved
                     break
             if before is None and getattr(saver, "keep_history", True) is False:
                 # Only the latest checkpoint is kept (REDIS_KEEP_HISTORY=false): what came
                 # before the turn is not there to go back to, so nothing is thrown away.
-                log.warning("no history to roll %s back to; its thread is left", turn.request_id)
+                log.warning("no history to roll %s back to; its thread is left", spec.request_id)
                 return
             if head is None or before is None:  # the turn began the thread
-                await saver.adelete_thread(turn.thread_id)
+                await saver.adelete_thread(spec.thread_id)
                 return
             step = int(head.metadata.get("step") or 0) + 1
             checkpoint = create_checkpoint(before.checkpoint, None, step)
             # Not LangGraph's "__copy__" update, which writes no metadata of ours: the copy
             # carries the thread's binding (owner, graph) like any of its checkpoints.
-            metadata = {**config["metadata"], "request_id": f"{turn.request_id}:rollback"}
+            metadata = {**config["metadata"], "request_id": f"{spec.request_id}:rollback"}
             await saver.aput(
                 {**head.config, "metadata": metadata},
                 checkpoint,
@@ -257,9 +242,9 @@ class TurnRunner:
                 dict(checkpoint["channel_versions"]),
             )
         except Exception:
-            log.exception("could not roll back the thread of %s", turn.request_id)
+            log.exception("could not roll back the thread of %s", spec.request_id)
 
-    async def _keep_partial(self, turn: Turn, kept: list[BaseMessage], text: str) -> None:
+    async def _keep_partial(self, spec: RunSpec, kept: list[BaseMessage], text: str) -> None:
         """Save the user's message (``kept``: the turn's input messages) and the partial
         reply as the turn's outcome, and make the thread valid for its next request to a
         model (as after a failure).
@@ -267,30 +252,30 @@ class TurnRunner:
         Message ids make this idempotent: if the cancelled run had saved the user's message,
         it is replaced, not repeated.
         """
-        graph = self._graphs[turn.graph.ref]
-        conversation = turn.graph.conversation
+        graph = self._graphs[spec.graph.ref]
+        conversation = spec.graph.conversation
         try:
-            values = (await graph.aget_state(turn.config())).values
-            fixes = _repairs(conversation, values, turn.message_id, CANCELLED_TOOL_RESULT)
+            values = (await graph.aget_state(spec.config())).values
+            fixes = _repairs(conversation, values, spec.reply_after, CANCELLED_TOOL_RESULT)
             # The cancel may land after the last token, while the run's own exit checkpoint
             # (holding the whole reply) is being written: then there is nothing to add.
             saved_ids = {m.id for m in conversation.messages(values)}
             if all(m.id in saved_ids for m in kept):
-                done = conversation.turn_messages(values, turn.message_id)
+                done = conversation.turn_messages(values, spec.reply_after)
                 last = done[-1] if done else None
                 if isinstance(last, AIMessage) and not last.tool_calls and not fixes:
                     return
             messages: list[BaseMessage] = list(kept)
             messages.extend(fixes)
             if text:
-                messages.append(AIMessage(text, id=f"{turn.request_id}:assistant"))
+                messages.append(AIMessage(text, id=f"{spec.request_id}:assistant"))
             if not messages:
                 return
             await graph.aupdate_state(
-                turn.config(), conversation.update(messages), as_node=conversation.reply_node
+                spec.config(), conversation.update(messages), as_node=conversation.reply_node
             )
         except Exception:
-            log.exception("could not save the partial reply of %s", turn.request_id)
+            log.exception("could not save the partial reply of %s", spec.request_id)
 
 
 def _repairs(

@@ -13,10 +13,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from app.errors import DuplicateRequest, ThreadBusy
-from app.runs.execute import TurnRunner
+from app.runs.execute import RunExecutor
 from app.runs.run import Run
-from app.runs.spec import Turn
-from app.stores.claims import Ledger, LocalLedger
+from app.runs.spec import RunSpec
+from app.stores.claims import Claims, MemoryClaims
 
 log = logging.getLogger("app.runs.registry")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("app.runs.registry")
 MAX_FINISHED = 1000
 
 
-class Runs:
+class RunRegistry:
     """The runs in flight in this process, by request id and by thread.
 
     One run per thread at a time, so a thread's history never interleaves: a second request on
@@ -34,32 +34,26 @@ class Runs:
 
     def __init__(
         self,
-        runner: TurnRunner,
+        runner: RunExecutor,
         *,
-        ledger: Ledger | None = None,
+        claims: Claims | None = None,
         multitask: str = "reject",
         wait: float = 30.0,
         reconnect_grace: float = 10.0,
         keep_unwatched: bool = False,
         keep_finished: float = 600.0,
-        on_start: Callable[[Run], None] | None = None,
-        watched_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.runner = runner
-        self.ledger: Ledger = ledger if ledger is not None else LocalLedger()
+        self.claims: Claims = claims if claims is not None else MemoryClaims()
         self._multitask = multitask
         self._wait = wait
         self._grace = reconnect_grace
         self._keep_unwatched = keep_unwatched
         self._keep_finished = keep_finished
-        self._on_start = on_start
-        self._watched_elsewhere = watched_elsewhere
         self._by_request: dict[str, Run] = {}
         self._by_thread: dict[str, Run] = {}
         self._finished: OrderedDict[str, Run] = OrderedDict()
         self._graces: dict[str, asyncio.TimerHandle] = {}
-        self._releases: set[asyncio.Task[None]] = set()
-        self._releasing: dict[str, asyncio.Task[None]] = {}  # thread id -> its claims' release
 
     def get(self, request_id: str) -> Run | None:
         return self._by_request.get(request_id)
@@ -84,7 +78,7 @@ class Runs:
     def _unwatched(self, run: Run) -> None:
         """The last client of ``run`` left: keep it for the grace period, then cancel it
         unless a client came back (here, or on another replica through the run's log)."""
-        on_disconnect = run.turn.on_disconnect
+        on_disconnect = run.spec.on_disconnect
         if run.done or on_disconnect == "continue":
             return
         if on_disconnect is None and self._keep_unwatched:
@@ -92,7 +86,7 @@ class Runs:
         if self._grace <= 0 or on_disconnect == "cancel":
             run.cancel()
             return
-        request_id = run.turn.request_id
+        request_id = run.spec.request_id
         previous = self._graces.pop(request_id, None)
         if previous is not None:
             previous.cancel()
@@ -102,17 +96,16 @@ class Runs:
         )
 
     async def _grace_over(self, run: Run) -> None:
-        self._graces.pop(run.turn.request_id, None)
+        self._graces.pop(run.spec.request_id, None)
         if run.done or run.watchers:
             return
-        if self._watched_elsewhere is not None:
-            try:
-                if await self._watched_elsewhere(run.turn.request_id):
-                    self._unwatched(run)  # followed through another replica: wait again
-                    return
-            except Exception as exc:
-                log.warning("could not tell whether %s is followed elsewhere: %s", run, exc)
-        log.info("no client came back to %s: cancelling it", run.turn.request_id)
+        try:
+            if await self.claims.watched(run.spec.request_id):
+                self._unwatched(run)  # followed through another replica: wait again
+                return
+        except Exception as exc:
+            log.warning("could not tell whether %s is followed elsewhere: %s", run, exc)
+        log.info("no client came back to %s: cancelling it", run.spec.request_id)
         run.cancel()
 
     def busy(self, thread_id: str) -> bool:
@@ -127,14 +120,20 @@ class Runs:
         """The run in flight on ``thread_id`` in this process."""
         return self._by_thread.get(thread_id)
 
-    async def start(self, turn: Turn, *, multitask: str | None = None) -> Run:
+    async def start(
+        self,
+        spec: RunSpec,
+        *,
+        multitask: str | None = None,
+        on_end: Callable[[Run], Awaitable[None]] | None = None,
+    ) -> Run:
         """Start ``turn``'s run. On a busy thread, ``multitask`` (default: the server's
         ``MULTITASK`` setting) decides: ``reject`` refuses it (409), ``enqueue`` waits for the
         thread, ``interrupt`` and ``rollback`` cancel the run in flight first (keeping what it
         streamed, or putting the thread back as it was before it) and then wait."""
-        if turn.request_id in self._by_request:
+        if spec.request_id in self._by_request:
             raise DuplicateRequest(
-                f"request {turn.request_id!r} is already running; a retry must wait for it "
+                f"request {spec.request_id!r} is already running; a retry must wait for it "
                 "or use a new requestId"
             )
         strategy = multitask or self._multitask
@@ -143,7 +142,7 @@ class Runs:
         cancelled: set[str] = set()
         while True:
             try:
-                await self._claim(turn)
+                await self._claim(spec)
                 break
             except ThreadBusy as busy:
                 remaining = deadline - loop.time()
@@ -154,26 +153,20 @@ class Runs:
                     cancelled.add(holder)
                     await self.cancel(holder, remaining, rollback=strategy == "rollback")
                     continue
-                current = self._by_thread.get(turn.thread_id)
+                current = self._by_thread.get(spec.thread_id)
                 if current is not None:
                     await current.wait(remaining)
                 else:  # held by another replica: poll its claim
                     await asyncio.sleep(min(0.05, remaining))
-        run = Run(self.runner, turn, on_unwatched=self._unwatched)
-        self._by_request[turn.request_id] = run
-        self._by_thread[turn.thread_id] = run
-        run.task.add_done_callback(lambda _: self._forget(run))
-        if self._on_start is not None:
-            self._on_start(run)
+        run = Run(self.runner, spec, on_unwatched=self._unwatched, on_end=on_end)
+        self._by_request[spec.request_id] = run
+        self._by_thread[spec.thread_id] = run
         return run
 
     async def settled(self, run: Run, limit: float = 2.0) -> None:
         """Wait until ``run`` has ended and let go of its thread (its claims released), so
         that a client answered now finds the thread free."""
         await asyncio.wait([run.task], timeout=limit)
-        releasing = self._releasing.get(run.turn.thread_id)
-        if releasing is not None:
-            await asyncio.wait([releasing], timeout=limit)
 
     def detached(self, run: Run) -> None:
         """A run started with no client attached (``POST /start``): the grace period runs
@@ -181,50 +174,41 @@ class Runs:
         if run.watchers == 0:
             self._unwatched(run)
 
-    async def _claim(self, turn: Turn) -> None:
+    async def _claim(self, spec: RunSpec) -> None:
         # A client that sends its next message on the final frame must not meet a 409 because
         # the previous run is still saving or letting go of its claims.
-        current = self._by_thread.get(turn.thread_id)
+        current = self._by_thread.get(spec.thread_id)
         if current is not None and (current.replied or current.done):
             await current.wait(1.0)
-        releasing = self._releasing.get(turn.thread_id)
-        if releasing is not None:
-            await asyncio.wait([releasing], timeout=1.0)
-        if turn.request_id in self._by_request:
-            raise DuplicateRequest(f"request {turn.request_id!r} is already running")
-        running = self._by_thread.get(turn.thread_id)
+        if spec.request_id in self._by_request:
+            raise DuplicateRequest(f"request {spec.request_id!r} is already running")
+        running = self._by_thread.get(spec.thread_id)
         if running is not None:
-            raise ThreadBusy.running(turn.thread_id, running.turn.request_id)
-        await self.ledger.claim(turn.request_id, turn.thread_id)
+            raise ThreadBusy.running(spec.thread_id, running.spec.request_id)
+        await self.claims.claim(spec.request_id, spec.thread_id)
         # The ledger may have awaited: re-check what this process started meanwhile.
-        if turn.request_id in self._by_request or turn.thread_id in self._by_thread:
-            await self.ledger.release(turn.request_id, turn.thread_id)
-            running = self._by_thread.get(turn.thread_id)
-            raise ThreadBusy.running(turn.thread_id, running.turn.request_id if running else None)
+        if spec.request_id in self._by_request or spec.thread_id in self._by_thread:
+            await self.claims.release(spec.request_id, spec.thread_id)
+            running = self._by_thread.get(spec.thread_id)
+            raise ThreadBusy.running(spec.thread_id, running.spec.request_id if running else None)
 
-    def _forget(self, run: Run) -> None:
-        turn = run.turn
-        grace = self._graces.pop(turn.request_id, None)
+    async def release(self, run: Run) -> None:
+        """Let go of ``run``'s claims, then of the run (an end step of the lifecycle): until the
+        claims are gone, a request on its thread waits for the run here rather than meeting
+        another replica's view of a busy thread."""
+        spec = run.spec
+        grace = self._graces.pop(spec.request_id, None)
         if grace is not None:
             grace.cancel()
-        if self._by_request.get(turn.request_id) is run:
-            del self._by_request[turn.request_id]
-            self._finished[turn.request_id] = run
-            self._prune_finished()
-        if self._by_thread.get(turn.thread_id) is run:
-            del self._by_thread[turn.thread_id]
-        task = asyncio.get_running_loop().create_task(
-            self.ledger.release(turn.request_id, turn.thread_id)
-        )
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
-        self._releasing[turn.thread_id] = task
-
-        def released(done: asyncio.Task[None]) -> None:
-            if self._releasing.get(turn.thread_id) is done:
-                del self._releasing[turn.thread_id]
-
-        task.add_done_callback(released)
+        try:
+            await self.claims.release(spec.request_id, spec.thread_id)
+        finally:
+            if self._by_request.get(spec.request_id) is run:
+                del self._by_request[spec.request_id]
+                self._finished[spec.request_id] = run
+                self._prune_finished()
+            if self._by_thread.get(spec.thread_id) is run:
+                del self._by_thread[spec.thread_id]
 
     async def cancel(self, request_id: str, limit: float = 10.0, *, rollback: bool = False) -> bool:
         """Stop a run here or on another replica; False if none is in flight. With
@@ -235,13 +219,13 @@ class Runs:
             # Answer once the partial reply is saved, so a history read right after sees it.
             await run.wait(limit)
             return True
-        if not await self.ledger.running_elsewhere(request_id):
+        if not await self.claims.running_elsewhere(request_id):
             return False
-        await self.ledger.request_cancel(request_id, rollback=rollback)
+        await self.claims.request_cancel(request_id, rollback=rollback)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         # Poll the claim: the replica that holds the run releases it once the run has ended.
-        while loop.time() < deadline and await self.ledger.running_elsewhere(request_id):  # noqa: ASYNC110
+        while loop.time() < deadline and await self.claims.running_elsewhere(request_id):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return True
 
@@ -255,5 +239,3 @@ class Runs:
                 run.shut_down()
         if runs:
             await asyncio.wait([r.task for r in runs], timeout=5)
-        if self._releases:
-            await asyncio.wait(list(self._releases), timeout=2)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from app.errors import AppError, ServerShutdown
 from app.runs.events import RunEvent
-from app.runs.execute import TurnCancelled, TurnRunner
-from app.runs.spec import Turn
+from app.runs.execute import RunCancelled, RunExecutor
+from app.runs.spec import RunSpec
 
 log = logging.getLogger("app.runs.registry")
 
@@ -33,12 +33,13 @@ class Run:
 
     def __init__(
         self,
-        runner: TurnRunner,
-        turn: Turn,
+        runner: RunExecutor,
+        spec: RunSpec,
         *,
         on_unwatched: Callable[[Run], None] | None = None,
+        on_end: Callable[[Run], Awaitable[None]] | None = None,
     ) -> None:
-        self.turn = turn
+        self.spec = spec
         self._runner = runner
         self.events: list[RunEvent] = []
         # The failure that ended the run, as the client sees it; position len(events) + 1.
@@ -52,10 +53,10 @@ class Run:
         self._waiters: list[asyncio.Future[None]] = []
         self.watchers = 0  # clients following the run here
         self._on_unwatched = on_unwatched
-        # Work that must finish before the run lets go of its claims (its log's last write).
-        self.before_release: list[Callable[[], asyncio.Future[None] | None]] = []
+        # The steps after the run's last event (app.runs.lifecycle), run in its task.
+        self._on_end = on_end
         self.task = asyncio.get_running_loop().create_task(
-            self._drive(), name=f"run:{turn.request_id}"
+            self._drive(), name=f"run:{spec.request_id}"
         )
 
     @property
@@ -66,6 +67,8 @@ class Run:
         """Stop the run (a user's cancel, or no client came back): it saves what it streamed
         and ends with a final reply marked cancelled; with ``rollback``, the thread goes back
         to where it was before the run instead."""
+        if self._done:  # only its end steps are left, which must not be cut short
+            return
         self._rollback = self._rollback or rollback
         self.task.cancel()
 
@@ -76,6 +79,8 @@ class Run:
 
     def shut_down(self) -> None:
         """Stop the run because the server is going away: it ends with server_shutdown."""
+        if self._done:
+            return
         self._shutting_down = True
         self.task.cancel()
 
@@ -85,10 +90,10 @@ class Run:
 
     async def _drive(self) -> None:
         try:
-            reply = await self._runner.run(self.turn, self._emit, rollback=lambda: self._rollback)
+            reply = await self._runner.run(self.spec, self._emit, rollback=lambda: self._rollback)
             self.replied = True
             self.events.append(reply)
-        except TurnCancelled as cancelled:
+        except RunCancelled as cancelled:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
@@ -103,16 +108,14 @@ class Run:
         except AppError as exc:
             self.error = exc
         except Exception:
-            log.exception("run %s failed unexpectedly", self.turn.request_id)
+            log.exception("run %s failed unexpectedly", self.spec.request_id)
             self.error = AppError("The server failed unexpectedly while streaming.")
         finally:
             self._done = True
             self.finished_at = time.monotonic()
             self._wake()
-        for flush in self.before_release:
-            pending = flush()
-            if pending is not None:
-                await asyncio.wait([pending], timeout=2.0)
+        if self._on_end is not None:
+            await self._on_end(self)
 
     def _emit(self, event: RunEvent) -> None:
         # Called from the model's token callback: append and wake the followers, nothing more.

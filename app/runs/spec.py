@@ -1,4 +1,11 @@
-"""A turn: one validated request, bound to a graph version and a thread."""
+"""What a run is asked to do, as every API's binder makes it: one :class:`RunSpec`.
+
+What differs between APIs is data here, not a second type: the chat API's binder puts the
+user's message (or a ``Command`` answering an interrupt) in ``input`` and asks for none of the
+graph's own stream modes, so the graph runs with ``ainvoke``; LangGraph's binder puts the
+graph input as the client sent it and the modes its client asked to see. ``wire`` names the
+format the run is shown and logged in (``app.wire.codec``).
+"""
 
 from __future__ import annotations
 
@@ -11,71 +18,59 @@ from langchain_core.runnables import RunnableConfig
 
 from graphs import GraphSettings, GraphVersion
 
-# The graph's own stream modes a LangGraph API run may ask for; "messages-tuple" and
-# "messages" are views of the model's deltas, which every run produces.
+# The graph's own stream modes a run may record; "messages-tuple" and "messages" are views of
+# the model's deltas, which every run produces.
 GRAPH_MODES = frozenset({"values", "updates", "custom", "debug", "events"})
 MESSAGE_MODES = frozenset({"messages-tuple", "messages"})
 STREAM_MODES = GRAPH_MODES | MESSAGE_MODES
 
-
-@dataclass(frozen=True)
-class GraphRun:
-    """What a LangGraph API run asks for beyond a turn of the seed API: the graph input as
-    LangGraph takes it, the stream modes to show, and how to run the graph."""
-
-    assistant_id: str
-    input: Any  # the graph input, or a langgraph ``Command``
-    stream_modes: tuple[str, ...] = ("values",)
-    # The input's messages, with ids: what a cancel saves, as the seed saves its message.
-    input_messages: Sequence[BaseMessage] = ()
-    subgraphs: bool = False
-    interrupt_before: Sequence[str] | Literal["*"] | None = None
-    interrupt_after: Sequence[str] | Literal["*"] | None = None
-    durability: Literal["sync", "async", "exit"] = "async"
-    checkpoint: Mapping[str, Any] | None = None  # run from this checkpoint (time travel)
-    configurable: Mapping[str, Any] = field(default_factory=dict)
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    multitask_strategy: str = "reject"
-    stateless: bool = False  # POST /runs/...: a thread of its own, deleted afterwards
-
-    @property
-    def graph_modes(self) -> frozenset[str]:
-        return GRAPH_MODES.intersection(self.stream_modes)
+Durability = Literal["sync", "async", "exit"]
 
 
 @dataclass(frozen=True)
-class Turn:
-    """What a request asks for once every check has passed."""
+class RunSpec:
+    """One run of a graph version on a thread, for a user, once every check has passed."""
 
     request_id: str
     thread_id: str
     user_id: str
-    agent_id: str | None
     graph: GraphVersion
-    settings: GraphSettings
-    content: str | None  # None when the turn answers an interrupt (``resume``)
+    settings: GraphSettings  # the validated graphSettings, the graph's runtime context
+    input: Any  # the graph input, or a langgraph ``Command``
     received: float  # time.perf_counter() when the request arrived
-    resume: Any = None  # what answers the pending interrupt, when ``resuming``
-    resuming: bool = False
-    graph_run: GraphRun | None = None  # a run of the LangGraph API
+    # The input's messages, with ids: what a cancel saves (replaced, not repeated, if the run
+    # had saved them already).
+    input_messages: Sequence[BaseMessage] = ()
+    # The message the reply is read after (the user's message this run answers), if known.
+    reply_after: str | None = None
+    resuming: bool = False  # the input answers a pending interrupt
+    agent_id: str | None = None
+    # How the graph runs: the graph's own stream modes recorded as events (none: ainvoke).
+    graph_modes: frozenset[str] = frozenset()
+    subgraphs: bool = False
+    interrupt_before: Sequence[str] | Literal["*"] | None = None
+    interrupt_after: Sequence[str] | Literal["*"] | None = None
+    # One checkpoint per turn by default, written when the run ends, even when it fails.
+    durability: Durability = "exit"
+    checkpoint: Mapping[str, Any] | None = None  # run from this checkpoint (time travel)
+    configurable: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    # How it is shown: the wire format of the API that started it, and the views it asked for.
+    wire: str = "chat"
+    stream_modes: tuple[str, ...] = ()
+    # Its records and lifecycle.
+    assistant_id: str | None = None
+    multitask_strategy: str = "reject"
     # What a client leaving does to the run: None is the server's ON_DISCONNECT setting.
     on_disconnect: Literal["cancel", "continue"] | None = None
-
-    @property
-    def message_id(self) -> str | None:
-        # A client retrying a request id replaces its own message instead of adding a copy.
-        if self.resuming or self.graph_run is not None:
-            return None
-        return f"{self.request_id}:user"
+    ephemeral: bool = False  # its thread is deleted once it has ended (a stateless run)
 
     def config(self) -> RunnableConfig:
-        configurable: dict[str, Any] = {"thread_id": self.thread_id}
-        metadata: dict[str, Any] = {}
-        graph_run = self.graph_run
-        if graph_run is not None:
-            configurable = {**graph_run.configurable, **(graph_run.checkpoint or {})}
-            configurable["thread_id"] = self.thread_id
-            metadata = {**graph_run.metadata, "assistant_id": graph_run.assistant_id}
+        configurable: dict[str, Any] = {**self.configurable, **(self.checkpoint or {})}
+        configurable["thread_id"] = self.thread_id
+        metadata: dict[str, Any] = dict(self.metadata)
+        if self.assistant_id is not None:
+            metadata["assistant_id"] = self.assistant_id
         # Copied into every checkpoint's metadata: binds the thread to its graph and owner.
         metadata.update(
             graph_name=self.graph.name,

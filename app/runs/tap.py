@@ -56,7 +56,7 @@ class _ToolRun:
         self.streamed = False
 
 
-class TurnTap(BaseCallbackHandler):
+class Tap(BaseCallbackHandler):
     """Hands each run event to ``emit`` from inside the model's and tools' callbacks."""
 
     # Called in line, in order, with no task or thread per token.

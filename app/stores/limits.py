@@ -46,6 +46,8 @@ class Limits(Protocol):
 
     async def release(self, user: str, request_id: str) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 def rate_limited(per_minute: int, retry_after: float) -> RateLimited:
     return RateLimited(
@@ -63,7 +65,7 @@ def too_many_streams(cap: int) -> TooManyStreams:
     )
 
 
-class LocalLimits:
+class MemoryLimits:
     """Sliding one-minute window and a count of runs, per user, in this process."""
 
     def __init__(self, *, per_minute: int = 0, max_streams: int = 0) -> None:
@@ -98,3 +100,6 @@ class LocalLimits:
             running.discard(request_id)
             if not running:
                 del self._running[user]
+
+    async def aclose(self) -> None:
+        return None

@@ -25,7 +25,7 @@ return 0
 """
 
 
-class RedisLedger:
+class RedisClaims:
     """Claims and cancels shared by every replica through Redis."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: float = 30.0) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from app.errors import StoreUnavailable
-from app.threads.records import (
+from app.stores.records import (
     MAX_RUNS_PER_THREAD,
     RunEnd,
     RunRecord,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 
-class RedisThreadStore:
+class RedisRecords:
     def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: int | None = None) -> None:
         self._client = client
         self._prefix = prefix

@@ -15,15 +15,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.errors import AppError, StoreUnavailable
+from app.errors import RunLost, StoreUnavailable
 from app.runs.run import Run
-from app.wire.codec import encoder_for
+from app.stores.run_log import Codec, LogFrame, RunOwner
 from redis_saver.errors import RedisUnavailable
 from redis_saver.transport import RedisTransport
 
@@ -33,30 +32,15 @@ log = logging.getLogger("app.runs.registry")
 _READ_COUNT = 1000
 _BLOCK_MS = 1000
 
-LogFrame = tuple[int, bytes, bytes]  # position, event name, data
-
-
-@dataclass(frozen=True)
-class RunOwner:
-    user_id: str
-    thread_id: str
-
-
-class RunLost(AppError):
-    """The replica running the run went away before it ended."""
-
-    status = 503
-    code = "run_lost"
-
 
 class _Pending:
     """What of one run is not in Redis yet."""
 
     __slots__ = ("encoder", "final_since", "head", "run", "written")
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, codec: Codec) -> None:
         self.run = run
-        self.encoder = encoder_for(run.turn)
+        self.encoder = codec
         self.written = 0  # log positions already in Redis
         self.head = True  # the owner entry, and the expiry while the run lives
         self.final_since: float | None = None  # when the run ended, until its end is written
@@ -105,11 +89,10 @@ class RedisRunLog:
 
     # -- writing -------------------------------------------------------------------------
 
-    def attach(self, run: Run) -> None:
-        """Log ``run``: its owner entry at once (a rejoin elsewhere needs it), its frames with
-        the next writes, its end before it lets go of its claims."""
-        self._pending[run.turn.request_id] = _Pending(run)
-        run.before_release.append(lambda: self._finish(run))
+    def attach(self, run: Run, codec: Codec) -> None:
+        """Log ``run`` in ``codec``'s format: its owner entry at once (a rejoin elsewhere needs
+        it), its frames with the next writes, its end when :meth:`end` is awaited."""
+        self._pending[run.spec.request_id] = _Pending(run, codec)
         self._ensure_writer(now=True)
 
     def _ensure_writer(self, *, now: bool = False) -> None:
@@ -125,25 +108,27 @@ class RedisRunLog:
             await self._flush(list(self._pending.values()))
             await asyncio.sleep(self._interval)
 
-    def _finish(self, run: Run) -> asyncio.Future[None] | None:
-        pending = self._pending.get(run.turn.request_id)
+    async def end(self, run: Run) -> None:
+        """Write the rest of ``run``, its terminal frame included (before it lets go of its
+        claims, so that a follower elsewhere that sees the claim gone finds the end)."""
+        pending = self._pending.get(run.spec.request_id)
         if pending is None:
-            return None
+            return
         pending.final_since = time.monotonic()
-        return asyncio.ensure_future(self._flush([pending]))
+        await self._flush([pending])
 
     async def _flush(self, batch: list[_Pending]) -> None:
         commands: list[list[bytes | str]] = []
         sizes: list[tuple[_Pending, int, bool]] = []
         for pending in batch:
             run = pending.run
-            key = self.key(run.turn.request_id)
+            key = self.key(run.spec.request_id)
             upto = len(run.events)
             ended = pending.final_since is not None
             first = len(commands)
             if pending.head:
                 commands.append(
-                    [b"XADD", key, b"0-1", b"u", run.turn.user_id, b"t", run.turn.thread_id]
+                    [b"XADD", key, b"0-1", b"u", run.spec.user_id, b"t", run.spec.thread_id]
                 )
                 commands.append([b"PEXPIRE", key, b"%d" % self._live_ttl_ms])
             encoder = pending.encoder
@@ -174,7 +159,7 @@ class RedisRunLog:
             now = time.monotonic()
             for pending, _upto, ended in sizes:
                 if ended and now - (pending.final_since or now) > self._retry_for:
-                    self._pending.pop(pending.run.turn.request_id, None)
+                    self._pending.pop(pending.run.spec.request_id, None)
             self._ensure_writer()
             return
         self._failing = False
@@ -188,7 +173,7 @@ class RedisRunLog:
             pending.head = False
             pending.written = max(pending.written, upto)
             if ended:
-                self._pending.pop(pending.run.turn.request_id, None)
+                self._pending.pop(pending.run.spec.request_id, None)
 
     async def aclose(self) -> None:
         if self._writer is not None:

@@ -6,8 +6,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from app.errors import GraphNotFound, ThreadGraphMismatch, ThreadNotFound
 from app.errors.mapping import raise_mapped
-from app.runs.spec import Turn
-from app.threads.records import ThreadStore
+from app.runs.spec import RunSpec
+from app.stores.records import Records
 from graphs import GraphVersion, Registry, UnknownGraph
 
 
@@ -18,7 +18,7 @@ class ThreadAccess:
         self,
         saver: BaseCheckpointSaver[str],
         registry: Registry,
-        records: ThreadStore | None = None,
+        records: Records | None = None,
     ) -> None:
         self._saver = saver
         self._registry = registry
@@ -53,16 +53,16 @@ class ThreadAccess:
             raise ThreadNotFound(f"thread {thread_id!r} was not found")
         return saved
 
-    async def check(self, turn: Turn) -> None:
+    async def check(self, spec: RunSpec) -> None:
         """A thread continues with its own graph (any version) and only for its owner."""
-        saved = await self.load(turn.thread_id, turn.user_id)
+        saved = await self.load(spec.thread_id, spec.user_id)
         if saved is None:
             return
         bound = saved.metadata.get("graph_name")
-        if bound is not None and bound != turn.graph.name:
+        if bound is not None and bound != spec.graph.name:
             raise ThreadGraphMismatch(
-                f"thread {turn.thread_id!r} belongs to graph {bound!r}; it cannot continue "
-                f"with {turn.graph.name!r} (any version of {bound!r} can)"
+                f"thread {spec.thread_id!r} belongs to graph {bound!r}; it cannot continue "
+                f"with {spec.graph.name!r} (any version of {bound!r} can)"
             )
 
     def graph_of(self, saved: CheckpointTuple) -> GraphVersion:

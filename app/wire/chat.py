@@ -33,7 +33,7 @@ from app.runs.events import (
     ToolInputChunk,
     ToolOutputChunk,
 )
-from app.runs.spec import Turn
+from app.runs.spec import RunSpec
 
 _CHUNK_HEAD = b'event: stream_event\ndata: {"type":"chunk","content":'
 
@@ -46,19 +46,19 @@ def event_frame(frame_id: int, event: str, data: Any) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event.encode(), orjson.dumps(data))
 
 
-def final_response(turn: Turn, reply: Reply) -> FinalResponse:
+def final_response(spec: RunSpec, reply: Reply) -> FinalResponse:
     """The ``final`` frame's data and the ``/generate`` body."""
     usage = reply.usage
     return FinalResponse(
         text=reply.text,
         attachments=[dict(a) for a in reply.attachments],
         metadata=FinalMetadata(
-            requestId=turn.request_id,
-            threadId=turn.thread_id,
-            userId=turn.user_id,
-            agentId=turn.agent_id,
-            graphType=turn.graph.ref,
-            model=reply.model or getattr(turn.settings, "model", None) or "unknown",
+            requestId=spec.request_id,
+            threadId=spec.thread_id,
+            userId=spec.user_id,
+            agentId=spec.agent_id,
+            graphType=spec.graph.ref,
+            model=reply.model or getattr(spec.settings, "model", None) or "unknown",
             provider=reply.provider,
             usage=Usage(
                 inputTokens=usage.get("input_tokens", 0),
@@ -108,9 +108,9 @@ def step_event(event: StepStarted | ToolInputChunk | ToolOutputChunk | StepFinis
     return {"type": "step_finished", "step": _wire_step(event.step)}
 
 
-def final_payload(turn: Turn, reply: Reply) -> dict[str, Any]:
+def final_payload(spec: RunSpec, reply: Reply) -> dict[str, Any]:
     # Fields a turn without tool steps or interrupts never has stay off the wire, as before.
-    payload = final_response(turn, reply).model_dump(by_alias=True)
+    payload = final_response(spec, reply).model_dump(by_alias=True)
     metadata = payload["metadata"]
     for key in ("steps", "interrupt"):
         if metadata[key] is None:
@@ -123,15 +123,15 @@ def frame(frame_id: int, name: bytes, data: bytes) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, name, data)
 
 
-class SeedEncoder:
+class ChatEncoder:
     """Encodes one run's events as the seed's frames; a frame's id is the event's position in
     the run's log. The first frame of a response also carries ``retry:``, so a browser's
     ``EventSource`` reconnects promptly (it keeps the value for the connection's life)."""
 
     __slots__ = ("_retry", "_turn", "last_id")
 
-    def __init__(self, turn: Turn, *, retry_ms: int | None = None) -> None:
-        self._turn = turn
+    def __init__(self, spec: RunSpec, *, retry_ms: int | None = None) -> None:
+        self._turn = spec
         self._retry = b"retry: %d\n" % retry_ms if retry_ms else b""
         self.last_id = 0
 

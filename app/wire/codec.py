@@ -1,20 +1,25 @@
-"""Wire formats, one module each, encoding a run's events (``app.runs.events``) as bytes: the seed's
-frames (``seed``) and the LangGraph API's stream modes (``langgraph``).
-
-A run knows nothing about any wire format; each run is shown in the format of the API that
-started it, which is also the format its log in Redis keeps for other replicas.
-"""
+"""The run log's codec: the wire encoder of the API that started a run, by its spec's ``wire``
+name. A run is shown to its clients in that format, and its log in Redis keeps it in that format
+for other replicas."""
 
 from __future__ import annotations
 
-from app.runs.spec import Turn
-from app.wire.chat import SeedEncoder
+from collections.abc import Callable
+
+from app.runs.spec import RunSpec
+from app.wire.chat import ChatEncoder
 from app.wire.langgraph import LangGraphEncoder
 
+Encoder = ChatEncoder | LangGraphEncoder
 
-def encoder_for(turn: Turn) -> SeedEncoder | LangGraphEncoder:
-    """The encoder of the API that started ``turn``."""
-    graph_run = turn.graph_run
-    if graph_run is None:
-        return SeedEncoder(turn)
-    return LangGraphEncoder(turn.request_id, graph_run.stream_modes, subgraphs=graph_run.subgraphs)
+ENCODERS: dict[str, Callable[[RunSpec], Encoder]] = {
+    "chat": ChatEncoder,
+    "langgraph": lambda spec: LangGraphEncoder(
+        spec.request_id, spec.stream_modes, subgraphs=spec.subgraphs
+    ),
+}
+
+
+def encoder_for(spec: RunSpec) -> Encoder:
+    """The encoder of the API that started ``spec``'s run."""
+    return ENCODERS[spec.wire](spec)

@@ -1,4 +1,5 @@
-"""From a request body to a :class:`Turn`: the graph version, its settings and the message.
+"""From a chat API request body to a :class:`~app.runs.spec.RunSpec`: the graph version, its
+settings, and the message (or the answer to an interrupt) as the graph input.
 
 Everything here is checked before the response starts, so a refusal gets a real status code.
 """
@@ -10,11 +11,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.types import Command
 from pydantic import ValidationError
 
 from app.api.chat.schemas import ChatRequest
 from app.errors import GraphNotFound, ValidationFailed
-from app.runs.spec import Turn
+from app.runs.spec import RunSpec
 from app.settings import Settings
 from graphs import (
     GraphSettings,
@@ -33,20 +36,28 @@ class Binder:
         self._settings = settings
         self._registry = registry
 
-    def bind(self, body: ChatRequest, request_id: str, user_id: str) -> Turn:
+    def bind(self, body: ChatRequest, request_id: str, user_id: str) -> RunSpec:
         """The turn ``body`` asks for, acting for ``user_id`` (the request's principal's)."""
         received = time.perf_counter()
         graph = self.resolve(body)
-        return Turn(
+        messages: tuple[BaseMessage, ...] = ()
+        if body.message is None:  # it answers the pending interrupt
+            graph_input: Any = Command(resume=body.resume)
+        else:
+            # A client retrying a request id replaces its own message instead of adding a copy.
+            message = HumanMessage(self._content(body.message.content), id=f"{request_id}:user")
+            graph_input, messages = graph.conversation.input(message), (message,)
+        return RunSpec(
             request_id=request_id,
             thread_id=body.thread_id or uuid.uuid4().hex,
             user_id=user_id,
             agent_id=body.agent_id,
             graph=graph,
             settings=graph_settings(graph, body.graph_settings),
-            content=None if body.message is None else self._content(body.message.content),
+            input=graph_input,
+            input_messages=messages,
+            reply_after=messages[0].id if messages else None,
             received=received,
-            resume=body.resume,
             resuming=body.resuming,
         )
 

@@ -39,7 +39,7 @@ from app.errors import AppError, RunNotFound, UpstreamError
 from app.observability.logs import turn_context
 from app.runs.events import Reply
 from app.runs.run import Run
-from app.wire.chat import SeedEncoder, final_payload, frame
+from app.wire.chat import ChatEncoder, final_payload, frame
 from app.wire.json import JSONResponse, JSONRoute
 from app.wire.sse import EventStream
 
@@ -64,7 +64,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def _log_frames(services: Services, request_id: str, after: int) -> AsyncIterator[bytes]:
     """A run of another replica, read from its log in Redis."""
     run_log = services.run_log
-    assert run_log is not None
     retry = b"retry: %d\n" % services.settings.sse_retry_ms
     last = after
     try:
@@ -91,19 +90,19 @@ async def _start(
         context["principal"] = principal.label
     turn_context.set(context)
     await admit(services, user)
-    turn = services.binder.bind(body, request_id, user)
+    spec = services.binder.bind(body, request_id, user)
     if body.thread_id is not None:
-        await services.threads.check(turn)
-    await services.runs.runner.check_interrupts(turn)
+        await services.threads.check(spec)
+    await services.runs.runner.check_interrupts(spec)
     if not body.thread_id:
-        turn_context.set({**context, "threadId": turn.thread_id})
-    return await launch(services, turn)
+        turn_context.set({**context, "threadId": spec.thread_id})
+    return await launch(services, spec)
 
 
 def _frames(
     services: Services, run: Run, *, after: int, shutdown: anyio.Event
 ) -> AsyncIterator[bytes]:
-    encoder = SeedEncoder(run.turn, retry_ms=services.settings.sse_retry_ms)
+    encoder = ChatEncoder(run.spec, retry_ms=services.settings.sse_retry_ms)
     return run_frames(services, run, encoder, after=after, shutdown=shutdown)
 
 
@@ -139,17 +138,17 @@ async def start(
 ) -> JSONResponse:
     run = await _start(request, body, services, principal)
     services.runs.detached(run)
-    turn = run.turn
-    query = {"userId": turn.user_id}
+    spec = run.spec
+    query = {"userId": spec.user_id}
     if services.auth_enabled:
         # What a plain EventSource needs, as it cannot send an Authorization header.
         query["access"] = stream_token(
-            services.stream_secret, turn.request_id, turn.user_id, ACCESS_TTL
+            services.stream_secret, spec.request_id, spec.user_id, ACCESS_TTL
         )
     # Under the server's root path, so that the URL also works behind a prefixing proxy.
     root = request.scope.get("root_path", "").rstrip("/")
-    url = f"{root}/stream/{quote(turn.request_id)}?{urlencode(query)}"
-    payload = StartResponse(requestId=turn.request_id, threadId=turn.thread_id, streamUrl=url)
+    url = f"{root}/stream/{quote(spec.request_id)}?{urlencode(query)}"
+    payload = StartResponse(requestId=spec.request_id, threadId=spec.thread_id, streamUrl=url)
     return JSONResponse(payload.model_dump(by_alias=True), status_code=202)
 
 
@@ -195,14 +194,12 @@ async def rejoin(
     shutdown = anyio.Event()
     run = services.runs.find(request_id)
     if run is not None:
-        if run.turn.user_id != user_id:
+        if run.spec.user_id != user_id:
             raise missing
         if run.done and after >= len(run.events) + (run.error is not None):
             return _ended()
         frames = _frames(services, run, after=after, shutdown=shutdown)
         return event_stream(services, frames, shutdown)
-    if services.run_log is None:
-        raise missing
     owner = await services.run_log.owner(request_id)
     if owner is None or owner.user_id != user_id:
         raise missing
@@ -215,11 +212,9 @@ async def _owner_of(services: Services, request_id: str) -> str | None:
     """Whose run ``request_id`` is, here or (through its log) on another replica."""
     run = services.runs.find(request_id)
     if run is not None:
-        return run.turn.user_id
-    if services.run_log is not None:
-        found = await services.run_log.owner(request_id)
-        return found.user_id if found is not None else None
-    return None
+        return run.spec.user_id
+    found = await services.run_log.owner(request_id)
+    return found.user_id if found is not None else None
 
 
 def _ended() -> Response:
@@ -242,7 +237,7 @@ async def generate(
     request: Request, body: ChatRequest, services: ServicesDep, principal: PrincipalDep
 ) -> JSONResponse:
     run = await _start(request, body, services, principal)
-    turn = run.turn
+    spec = run.spec
     reply: Reply | None = None
     async with aclosing(run.follow(0)) as batches:
         async for _first, batch in batches:
@@ -250,7 +245,7 @@ async def generate(
                 reply = batch[-1]
     if reply is None:  # run() always ends with a Reply unless it raised
         raise UpstreamError("The model produced no reply.")
-    return JSONResponse(final_payload(turn, reply))
+    return JSONResponse(final_payload(spec, reply))
 
 
 @router.post(

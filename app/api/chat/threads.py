@@ -91,7 +91,7 @@ async def delete_thread(
     else:
         owner = acting_user(principal, named)
     found = await services.threads.load(thread_id, owner)
-    record = await services.records.get(thread_id) if services.records is not None else None
+    record = await services.records.get(thread_id)
     if found is None and (record is None or (owner is not None and record.user_id != owner)):
         raise ThreadNotFound(f"thread {thread_id!r} was not found")
     if services.runs.busy(thread_id):
@@ -100,6 +100,5 @@ async def delete_thread(
         await services.checkpointer.saver.adelete_thread(thread_id)
     except Exception as exc:
         raise_mapped(exc)
-    if services.records is not None:
-        await services.records.delete(thread_id)
+    await services.records.delete(thread_id)
     return Response(status_code=204)

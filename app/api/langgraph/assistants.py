@@ -21,7 +21,6 @@ router = APIRouter(tags=["langgraph: assistants"], route_class=JSONRoute)
 
 
 def assistant(services: Services, assistant_id: str) -> Assistant:
-    assert services.assistants is not None
     found = services.assistants.get(assistant_id)
     if found is None:
         names = sorted({a.name for a in services.assistants})
@@ -45,7 +44,6 @@ def _matches(
 
 @router.post("/assistants/search", summary="Assistants: a default per graph, one per version")
 async def search(body: AssistantSearch, services: ServicesDep, actor: ActorDep) -> Response:
-    assert services.assistants is not None
     found = [
         a.payload()
         for a in services.assistants
@@ -63,7 +61,6 @@ async def search(body: AssistantSearch, services: ServicesDep, actor: ActorDep) 
 
 @router.post("/assistants/count", summary="How many assistants match")
 async def count(body: AssistantCount, services: ServicesDep, actor: ActorDep) -> int:
-    assert services.assistants is not None
     return sum(_matches(a, body.metadata, body.graph_id, body.name) for a in services.assistants)
 
 

@@ -42,8 +42,8 @@ from app.errors import (
 from app.observability.logs import turn_context
 from app.runs.events import GraphChunk
 from app.runs.run import Run
-from app.runs.spec import STREAM_MODES, GraphRun, Turn
-from app.threads.records import ThreadRecord
+from app.runs.spec import GRAPH_MODES, STREAM_MODES, RunSpec
+from app.stores.records import ThreadRecord
 from app.wire.json import JSONRoute
 from app.wire.langgraph import LangGraphEncoder, LogReader, dumps, sse
 
@@ -90,7 +90,7 @@ async def _prepare(
     services: Services,
     actor: str | None,
     thread_id: str | None,
-) -> Turn:
+) -> RunSpec:
     body.refuse_unimplemented(*UNIMPLEMENTED)
     unknown = [m for m in body.modes if m not in STREAM_MODES]
     if unknown:
@@ -118,7 +118,6 @@ async def _prepare(
                     f"thread {thread_id!r} was not found (create it first, or send "
                     "if_not_exists: 'create')"
                 ) from None
-            assert services.records is not None
             now = time.time()
             await services.records.put(ThreadRecord(thread_id, actor or ANONYMOUS, now, now))
     user = found.owner if found is not None else (actor or ANONYMOUS)
@@ -143,41 +142,40 @@ async def _prepare(
     configurable = dict((body.config or {}).get("configurable") or {})
     for reserved in ("thread_id", "checkpoint_id", "checkpoint_ns"):
         configurable.pop(reserved, None)
-    turn = Turn(
+    spec = RunSpec(
         request_id=run_id,
         thread_id=thread_id,
         user_id=user,
-        agent_id=None,
         graph=version,
         settings=graph_settings(version, body.context or {}),
-        content=None,
+        input=command if command is not None else graph_input,
+        input_messages=input_messages,
         received=time.perf_counter(),
-        resume=command.resume if command is not None else None,
         resuming=command is not None and command.resume is not None,
-        graph_run=GraphRun(
-            assistant_id=chosen.assistant_id,
-            input=command if command is not None else graph_input,
-            stream_modes=body.modes,
-            input_messages=input_messages,
-            subgraphs=body.stream_subgraphs,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            durability=durability,
-            checkpoint=checkpoint or None,
-            configurable=configurable,
-            metadata=body.metadata or {},
-            multitask_strategy=body.multitask_strategy,
-            stateless=stateless,
-        ),
+        # values and updates always: the run's output and interrupts are read from them.
+        graph_modes=GRAPH_MODES.intersection(body.modes) | {"values", "updates"},
+        subgraphs=body.stream_subgraphs,
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        durability=durability,
+        checkpoint=checkpoint or None,
+        configurable=configurable,
+        metadata=body.metadata or {},
+        wire="langgraph",
+        stream_modes=body.modes,
+        assistant_id=chosen.assistant_id,
+        multitask_strategy=body.multitask_strategy,
+        # A stateless run's thread goes once it has ended, unless it asks to keep it.
+        ephemeral=stateless and body.on_completion == "delete",
         on_disconnect=body.on_disconnect,
     )
     if (
         body.strict_resume
-        and turn.resuming
+        and spec.resuming
         and not await services.runs.runner.pending_interrupts(version, thread_id)
     ):
         raise NoPendingInterrupt(f"thread {thread_id!r} has no pending interrupt to resume")
-    return turn
+    return spec
 
 
 async def _start(
@@ -187,29 +185,9 @@ async def _start(
     actor: str | None,
     thread_id: str | None,
 ) -> Run:
-    turn = await _prepare(request, body, services, actor, thread_id)
-    run = await launch(services, turn, multitask=body.multitask_strategy)
-    if thread_id is None and body.on_completion == "delete":
-        run.task.add_done_callback(lambda _: _forget_thread(services, run))
+    spec = await _prepare(request, body, services, actor, thread_id)
+    run = await launch(services, spec, multitask=body.multitask_strategy)
     return run
-
-
-_cleanups: set[asyncio.Task[None]] = set()
-
-
-def _forget_thread(services: Services, run: Run) -> None:
-    """A stateless run's thread goes once the run has ended and been read."""
-
-    async def forget() -> None:
-        await asyncio.sleep(0)
-        try:
-            await services.checkpointer.saver.adelete_thread(run.turn.thread_id)
-        except Exception:  # the thread expires with the store's TTL, if any; log and go on
-            log.exception("the thread of stateless run %s was not deleted", run.turn.request_id)
-
-    task = asyncio.get_running_loop().create_task(forget())
-    _cleanups.add(task)
-    task.add_done_callback(_cleanups.discard)
 
 
 def _stateless(body: RunCreate) -> RunCreate:
@@ -233,14 +211,12 @@ def _locations(thread_id: str, run_id: str, stateless: bool) -> dict[str, str]:
 
 
 def _stream(services: Services, run: Run, modes: tuple[str, ...], after: int = 0) -> Response:
-    graph_run = run.turn.graph_run
-    assert graph_run is not None
-    encoder = LangGraphEncoder(run.turn.request_id, modes, subgraphs=graph_run.subgraphs)
+    encoder = LangGraphEncoder(run.spec.request_id, modes, subgraphs=run.spec.subgraphs)
     if after:
         encoder.prime(run.events[:after])
     shutdown = anyio.Event()
     frames = run_frames(services, run, encoder, after=after, shutdown=shutdown, head=encoder.head())
-    headers = _locations(run.turn.thread_id, run.turn.request_id, graph_run.stateless)
+    headers = _locations(run.spec.thread_id, run.spec.request_id, run.spec.ephemeral)
     return event_stream(services, frames, shutdown, headers, large_frames=True)
 
 
@@ -273,7 +249,7 @@ async def _wait(services: Services, run: Run) -> Response:
             pass
     await services.runs.settled(run)
     return json_response(
-        output_of(run), headers=_locations(run.turn.thread_id, run.turn.request_id, False)
+        output_of(run), headers=_locations(run.spec.thread_id, run.spec.request_id, False)
     )
 
 
@@ -328,7 +304,7 @@ async def create_run(
     run = await _start(request, body, services, actor, thread_id)
     # No client reads it: it runs to its end unless cancelled (as langgraph-api's do).
     return json_response(
-        live_run_payload(run), headers=_locations(thread_id, run.turn.request_id, False)
+        live_run_payload(run), headers=_locations(thread_id, run.spec.request_id, False)
     )
 
 
@@ -341,16 +317,15 @@ async def _find_run(
     run = services.runs.find(run_id)
     if run is not None:
         # A rolled-back run is gone, as if it had never run (as in langgraph-api).
-        if run.turn.thread_id != thread_id or run.rolled_back:
+        if run.spec.thread_id != thread_id or run.rolled_back:
             raise RunNotFound(f"no run {run_id!r} on thread {thread_id!r}")
         return run
-    record = await services.records.get_run(run_id) if services.records is not None else None
+    record = await services.records.get_run(run_id)
     if record is not None and record.thread_id == thread_id:
         return None
-    if services.run_log is not None:
-        owner = await services.run_log.owner(run_id)
-        if owner is not None and owner.thread_id == thread_id:
-            return None
+    owner = await services.run_log.owner(run_id)
+    if owner is not None and owner.thread_id == thread_id:
+        return None
     raise RunNotFound(f"no run {run_id!r} on thread {thread_id!r}")
 
 
@@ -361,7 +336,7 @@ async def get_run(
     run = await _find_run(services, actor, thread_id, run_id)
     if run is not None:
         return json_response(live_run_payload(run))
-    record = await services.records.get_run(run_id) if services.records is not None else None
+    record = await services.records.get_run(run_id)
     if record is None:  # running on another replica: its log says so, its record comes later
         return json_response(
             {
@@ -392,8 +367,7 @@ async def list_runs(
     runs: dict[str, dict[str, Any]] = {}
     current = services.runs.on_thread(thread_id)
     if current is not None:
-        runs[current.turn.request_id] = live_run_payload(current)
-    assert services.records is not None
+        runs[current.spec.request_id] = live_run_payload(current)
     for record in await services.records.runs_of(thread_id):
         runs.setdefault(record.run_id, run_payload(record))
     found = [r for r in runs.values() if status is None or r["status"] == status]
@@ -409,7 +383,7 @@ async def join_run(
         await asyncio.shield(services.runs.settled(run, limit=3600.0))
         return json_response(output_of(run))
     # Another replica's, or long finished: wait for its claim to go, then read the thread.
-    while await services.ledger.running_elsewhere(run_id):  # noqa: ASYNC110
+    while await services.claims.running_elsewhere(run_id):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     found = await find_thread(services, thread_id, actor)
     snapshot = await snapshot_of(services, found)
@@ -431,8 +405,7 @@ async def join_stream(
     run = await _find_run(services, actor, thread_id, run_id)
     after = log_position(last_event_id, negative_is_start=True)
     if run is not None:
-        graph_run = run.turn.graph_run
-        own = graph_run.stream_modes if graph_run is not None else ("values",)
+        own = run.spec.stream_modes or ("values",)
         return _stream(services, run, _modes(stream_mode) or own, after)
     shutdown = anyio.Event()
     headers = _locations(thread_id, run_id, False)
@@ -444,8 +417,6 @@ async def _log_frames(services: Services, run_id: str, after: int) -> AsyncItera
     """A run of another replica, from its log."""
     yield sse(None, b"metadata", dumps({"run_id": run_id, "attempt": 1}))
     run_log = services.run_log
-    if run_log is None:
-        return
     last = after
     try:
         # Joining part-way: the message the next tokens belong to started before ``after``.

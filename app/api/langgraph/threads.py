@@ -38,15 +38,14 @@ from app.api.langgraph.views import (
 from app.deps import Services, ServicesDep
 from app.errors import ThreadBusy, ThreadExists, ThreadNotFound, ValidationFailed
 from app.errors.mapping import raise_mapped
-from app.threads.records import ThreadRecord, ThreadStatus, ThreadStore
+from app.stores.records import Records, ThreadRecord, ThreadStatus
 from app.wire.json import JSONRoute
 from graphs import GraphVersion, UnknownGraph
 
 router = APIRouter(tags=["langgraph: threads"], route_class=JSONRoute)
 
 
-def _records(services: Services) -> ThreadStore:
-    assert services.records is not None
+def _records(services: Services) -> Records:
     return services.records
 
 
@@ -56,7 +55,7 @@ def version_of(services: Services, found: FoundThread) -> GraphVersion | None:
     if found.saved is not None:
         return services.threads.graph_of(found.saved)
     graph_id = (found.record.metadata if found.record else {}).get("graph_id")
-    if isinstance(graph_id, str) and services.assistants is not None:
+    if isinstance(graph_id, str):
         assistant = services.assistants.get(graph_id)
         if assistant is not None:
             return assistant.graph
@@ -98,7 +97,7 @@ async def statuses(services: Services, thread_ids: list[str]) -> set[str]:
     """Which of ``thread_ids`` are busy: with a run here, or claimed by another replica."""
     busy = {t for t in thread_ids if services.runs.busy(t)}
     rest = [t for t in thread_ids if t not in busy]
-    busy.update(await services.ledger.holders(rest))
+    busy.update(await services.claims.holders(rest))
     return busy
 
 

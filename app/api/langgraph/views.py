@@ -12,7 +12,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
 from app.runs.run import Run
-from app.threads.records import RunRecord, ThreadRecord, ThreadStatus, outcome, run_record
+from app.stores.records import RunRecord, ThreadRecord, ThreadStatus
+from app.threads.records import outcome, run_record
 from app.wire.langgraph import dumps
 
 

@@ -1,0 +1,91 @@
+"""The run log: every run's frames where any replica can replay and follow them.
+
+A run of this replica is read from the run registry itself (which keeps finished runs for late
+clients); the log serves the runs of *other* replicas. So :class:`MemoryRunLog`, the backend of
+a server with no Redis, logs nothing and knows no run: there is no other replica. With Redis,
+``app.stores.redis_run_log.RedisRunLog`` keeps each run's frames in a Redis Stream. Either
+way an API's rejoin is one code path: the registry first, then the log.
+
+A log keeps frames in the wire format of the API that started the run (its :class:`Codec`,
+from ``app.wire.codec``), as ``(position, event name, data)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from app.errors import AppError
+
+if TYPE_CHECKING:
+    from app.runs.events import RunEvent
+    from app.runs.run import Run
+
+LogFrame = tuple[int, bytes, bytes]  # position, event name, data
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    user_id: str
+    thread_id: str
+
+
+class Codec(Protocol):
+    """How a run's events become log entries: a wire encoder's ``parts``."""
+
+    def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None: ...
+
+    def error_parts(self, error: AppError) -> tuple[bytes, bytes]: ...
+
+
+class RunLog(Protocol):
+    def attach(self, run: Run, codec: Codec) -> None:
+        """Start logging ``run``, encoded by ``codec``."""
+
+    async def end(self, run: Run) -> None:
+        """Write the rest of ``run``, its terminal frame included."""
+
+    async def owner(self, request_id: str) -> RunOwner | None:
+        """Who started the run, if another replica logs it."""
+        ...
+
+    async def ended_by(self, request_id: str, position: int) -> bool:
+        """Whether the run's log ends (final or error) at or before ``position``."""
+        ...
+
+    async def last_named(self, request_id: str, name: bytes, before: int) -> bytes | None:
+        """The data of the run's last entry called ``name`` before position ``before``."""
+        ...
+
+    def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
+        """The run's frames after position ``after``, then live ones until its end."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryRunLog:
+    """One process: every run is in the registry, and no other replica logs any."""
+
+    def attach(self, run: Run, codec: Codec) -> None:
+        return None
+
+    async def end(self, run: Run) -> None:
+        return None
+
+    async def owner(self, request_id: str) -> RunOwner | None:
+        return None
+
+    async def ended_by(self, request_id: str, position: int) -> bool:
+        return False
+
+    async def last_named(self, request_id: str, name: bytes, before: int) -> bytes | None:
+        return None
+
+    async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
+        return
+        yield  # an async generator that yields nothing
+
+    async def aclose(self) -> None:
+        return None
