@@ -7,7 +7,7 @@ concurrent streams and reports this process's CPU time per token, best of ``--ro
   ``model_client.transport.AsyncioTransport``;
 - ``model``: the chat model the server builds (``OpenAIModels``), ``astream``;
 - ``graph``: the streaming-chat graph, ``astream(stream_mode="messages")``, no checkpointer;
-- ``turns``: ``TurnRunner.run`` as the server runs it (SQLite checkpointer in a temp dir);
+- ``turns``: ``RunExecutor.run`` as the server runs it (SQLite checkpointer in a temp dir);
 - ``asgi``: the whole app called as ASGI (``POST /stream``), everything but uvicorn and sockets.
 
 The difference between two rows is what a layer costs. Run:
@@ -197,9 +197,9 @@ async def run(
 
             async def one() -> int:
                 body = ChatRequest.model_validate({"message": {"content": PROMPT}})
-                turn = services.binder.bind(body, uuid.uuid4().hex)
+                spec = services.binder.bind(body, uuid.uuid4().hex, "bench")
                 texts: list[str] = []
-                await runner.run(turn, texts.append)
+                await runner.run(spec, texts.append)
                 return len(texts)
 
             return one

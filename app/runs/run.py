@@ -45,6 +45,7 @@ class Run:
         # The failure that ended the run, as the client sees it; position len(events) + 1.
         self.error: AppError | None = None
         self._done = False
+        self._started = False  # its task has taken its first step
         self.finished_at: float | None = None  # time.monotonic() when it ended
         # The reply is handed over and only clean-up is left: the thread is all but free.
         self.replied = False
@@ -70,7 +71,7 @@ class Run:
         if self._done:  # only its end steps are left, which must not be cut short
             return
         self._rollback = self._rollback or rollback
-        self.task.cancel()
+        self._cancel_task()
 
     @property
     def rolled_back(self) -> bool:
@@ -82,13 +83,22 @@ class Run:
         if self._done:
             return
         self._shutting_down = True
-        self.task.cancel()
+        self._cancel_task()
+
+    def _cancel_task(self) -> None:
+        if self._started:
+            self.task.cancel()
+        else:
+            # A task cancelled before its first step never runs its body, so the run would
+            # neither save the user's message nor end: cancel it once it has started.
+            asyncio.get_running_loop().call_soon(self.task.cancel)
 
     async def wait(self, limit: float) -> None:
         """Wait up to ``limit`` seconds for the run to end, without cancelling it."""
         await asyncio.wait([self.task], timeout=limit)
 
     async def _drive(self) -> None:
+        self._started = True
         try:
             reply = await self._runner.run(self.spec, self._emit, rollback=lambda: self._rollback)
             self.replied = True

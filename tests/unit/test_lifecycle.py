@@ -1,0 +1,214 @@
+"""The lifecycle: a run's start takes a limits slot, its claims and its log, in that order; its
+end runs every step in the written order, each awaited, after the followers have the last
+event; a refused start gives back what it took; a failing step does not skip the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from app.errors import ThreadBusy
+from app.observability.metrics import Metrics
+from app.runs.lifecycle import Lifecycle
+from app.runs.registry import RunRegistry
+from app.runs.run import Run
+from app.stores import Stores
+from app.stores.claims import MemoryClaims
+from app.stores.limits import MemoryLimits
+from app.stores.records import RunEnd
+from app.stores.run_log import Codec, LogFrame, RunOwner
+from app.threads.records import RecordKeeper
+from tests.unit.support import ScriptedExecutor, spec
+
+
+@dataclass
+class Journal:
+    """Every store call, in the order the lifecycle made them."""
+
+    calls: list[str] = field(default_factory=list)
+
+
+class Claims(MemoryClaims):
+    def __init__(self, journal: Journal) -> None:
+        super().__init__()
+        self.journal = journal
+
+    async def claim(self, request_id: str, thread_id: str) -> None:
+        self.journal.calls.append("claims.claim")
+
+    async def release(self, request_id: str, thread_id: str) -> None:
+        self.journal.calls.append("claims.release")
+
+
+class Limits(MemoryLimits):
+    def __init__(self, journal: Journal) -> None:
+        super().__init__(max_streams=5)
+        self.journal = journal
+
+    async def acquire(self, user: str, request_id: str) -> bool:
+        self.journal.calls.append("limits.acquire")
+        return await super().acquire(user, request_id)
+
+    async def release(self, user: str, request_id: str) -> None:
+        self.journal.calls.append("limits.release")
+        await super().release(user, request_id)
+
+
+class RunLog:
+    def __init__(self, journal: Journal, *, fail_end: bool = False) -> None:
+        self.journal = journal
+        self.fail_end = fail_end
+
+    def attach(self, run: Run, codec: Codec) -> None:
+        self.journal.calls.append("run_log.attach")
+
+    async def end(self, run: Run) -> None:
+        # The followers were told first: the run is done before its end is written.
+        assert run.done
+        self.journal.calls.append("run_log.end")
+        if self.fail_end:
+            raise OSError("the log's store went away")
+
+    async def owner(self, request_id: str) -> RunOwner | None:
+        return None
+
+    async def ended_by(self, request_id: str, position: int) -> bool:
+        return False
+
+    async def last_named(self, request_id: str, name: bytes, before: int) -> bytes | None:
+        return None
+
+    async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
+        return
+        yield
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Records:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.ends: list[RunEnd] = []
+
+    async def finish(self, ends: list[RunEnd]) -> None:
+        self.journal.calls.append("records.finish")
+        self.ends.extend(ends)
+
+
+class Saver:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        self.journal.calls.append("checkpointer.delete_thread")
+
+
+@dataclass
+class Checkpointer:
+    saver: Any
+    kind: str = "test"
+
+
+def _lifecycle(
+    journal: Journal, executor: ScriptedExecutor, **run_log: Any
+) -> tuple[Lifecycle, Records]:
+    records = Records(journal)
+    stores = Stores(
+        checkpointer=Checkpointer(Saver(journal)),  # type: ignore[arg-type]
+        claims=Claims(journal),
+        limits=Limits(journal),
+        run_log=RunLog(journal, **run_log),
+        records=records,  # type: ignore[arg-type]
+    )
+    registry = RunRegistry(executor, claims=stores.claims)  # type: ignore[arg-type]
+    keeper = RecordKeeper(records, lambda version: f"assistant-of-{version.name}")  # type: ignore[arg-type]
+    return Lifecycle(registry, stores, Metrics(), keeper, lambda s: object()), records  # type: ignore[arg-type,return-value]
+
+
+async def test_start_then_end_steps_run_in_the_written_order() -> None:
+    """limits, claims, log at the start; log, records, claims, limits at the end."""
+    journal = Journal()
+    lifecycle, records = _lifecycle(journal, ScriptedExecutor(["a", "b"]))
+
+    run = await lifecycle.start(spec("t1"))
+    await run.task
+
+    assert journal.calls == [
+        "limits.acquire",
+        "claims.claim",
+        "run_log.attach",
+        "run_log.end",
+        "records.finish",
+        "claims.release",
+        "limits.release",
+    ]
+    assert [name for name, _ in lifecycle.end_steps] == [
+        "metrics",
+        "run log",
+        "records",
+        "claims",
+        "limits",
+        "ephemeral thread",
+    ]
+    (end,) = records.ends
+    assert end.thread.status == "idle" and end.run is not None and end.run.status == "success"
+    assert end.thread.metadata["assistant_id"] == "assistant-of-streaming-chat"
+
+
+async def test_the_metrics_step_counts_the_runs_text_before_the_log_is_written() -> None:
+    """Observed once per run: its text deltas and its duration, by graph."""
+    journal = Journal()
+    lifecycle, _ = _lifecycle(journal, ScriptedExecutor(["a", "b", "c"]))
+
+    run = await lifecycle.start(spec("t1"))
+    await run.task
+
+    tokens = lifecycle._metrics.tokens.labels(run.spec.graph.ref)._value.get()
+    assert tokens == 3
+    histogram = lifecycle._metrics.duration.labels(run.spec.graph.ref, "stop")
+    assert histogram._sum.get() > 0
+
+
+async def test_an_ephemeral_runs_thread_is_deleted_last_and_it_leaves_no_records() -> None:
+    """A stateless run: no records, and its thread goes after its claims and slot."""
+    journal = Journal()
+    lifecycle, records = _lifecycle(journal, ScriptedExecutor(["a"]))
+
+    run = await lifecycle.start(spec("t1", ephemeral=True))
+    await run.task
+
+    assert journal.calls[-1] == "checkpointer.delete_thread"
+    assert "records.finish" not in journal.calls and records.ends == []
+
+
+async def test_a_failing_end_step_is_logged_and_the_steps_after_it_still_run() -> None:
+    """The log's store failing at the end must not leave the thread claimed."""
+    journal = Journal()
+    lifecycle, _ = _lifecycle(journal, ScriptedExecutor(["a"]), fail_end=True)
+
+    run = await lifecycle.start(spec("t1"))
+    await run.task
+
+    assert journal.calls[-3:] == ["records.finish", "claims.release", "limits.release"]
+    assert not lifecycle.registry.busy("t1")
+
+
+async def test_a_refused_start_gives_back_its_limits_slot() -> None:
+    """A busy thread refuses the second run; the slot it took is released at once."""
+    journal = Journal()
+    gate = asyncio.Event()
+    lifecycle, _ = _lifecycle(journal, ScriptedExecutor(gate=gate))
+    first = await lifecycle.start(spec("t1"))
+    journal.calls.clear()
+
+    with pytest.raises(ThreadBusy):
+        await lifecycle.start(spec("t1"))
+
+    assert journal.calls == ["limits.acquire", "limits.release"]
+    gate.set()
+    await first.task
