@@ -7,6 +7,7 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,84 @@ def test_redis_saver_errors_are_its_own_and_the_app_maps_them_to_503() -> None:
     assert isinstance(mapped, StoreUnavailable)
     assert mapped.status == 503
     assert "redis://h:1/0" in mapped.message
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports, in full (``app.stores.claims``), lazily or not."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _offenders(package: str, refused: Callable[[str], bool]) -> dict[str, list[str]]:
+    found = {
+        str(path.relative_to(ROOT)): sorted(n for n in _app_imports(path) if refused(n))
+        for path in (ROOT / "app" / package).rglob("*.py")
+    }
+    return {module: names for module, names in found.items() if names}
+
+
+# What a wire encoder may know of a run: its spec and its events, nothing of how it runs.
+RUN_TYPES = ("app.runs.events", "app.runs.spec")
+BACKENDS = ("redis", "aiosqlite", "app.stores.redis_", "app.stores.sqlite_")
+
+
+def test_wire_encoders_know_run_events_but_not_how_runs_run_nor_any_store() -> None:
+    """app/wire imports app.runs.events and app.runs.spec alone of app.runs, and no store."""
+    assert (
+        _offenders(
+            "wire",
+            lambda name: (
+                (name.startswith("app.runs") and name not in RUN_TYPES)
+                or name.startswith(("app.stores", "app.api", "redis"))
+            ),
+        )
+        == {}
+    )
+
+
+def test_api_routes_import_no_store_backend() -> None:
+    """An API talks to the stores' protocols; which backend is in use is not its business."""
+    assert _offenders("api", lambda name: name.startswith(BACKENDS)) == {}
+
+
+def test_stores_import_nothing_of_the_apis_nor_the_wire() -> None:
+    """Stores are below the APIs: they import no route, binder or encoder."""
+    assert _offenders("stores", lambda name: name.startswith(("app.api", "app.wire"))) == {}
+
+
+def test_runs_import_no_api_and_no_store_backend() -> None:
+    """The run model is the APIs' common ground: it knows no API and no backend."""
+    assert (
+        _offenders("runs", lambda name: name.startswith(("app.api", "app.wire", *BACKENDS))) == {}
+    )
+
+
+def test_only_the_store_factory_names_a_backend_class() -> None:
+    """Backends are picked once, in app/stores/__init__.py; no module asks which one it got."""
+    backends = ("RedisClaims", "RedisLimits", "RedisRunLog", "RedisRecords", "SqliteRecords")
+    backends += ("MemoryClaims", "MemoryLimits", "MemoryRunLog")
+    checks: dict[str, list[str]] = {}
+    for path in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "isinstance"
+                and any(isinstance(a, ast.Name) and a.id in backends for a in ast.walk(node))
+            ):
+                checks.setdefault(str(path.relative_to(ROOT)), []).append(ast.unparse(node))
+    assert checks == {}
+
+
+def test_app_top_level_holds_at_most_eight_modules_and_each_package_says_what_it_holds() -> None:
+    """app/ is rooms, not a heap: few modules at its top, a docstring on every package."""
+    top = sorted(p.name for p in (ROOT / "app").glob("*.py"))
+    assert len(top) <= 8, top
+    for init in (ROOT / "app").rglob("__init__.py"):
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{init} has no docstring"

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jwt
 
-from app.errors import AppError
+from app.auth.principal import OPEN, Principal
+from app.errors import Unauthenticated
 from app.settings import Settings
 
 log = logging.getLogger("app.auth.credentials")
@@ -34,52 +32,6 @@ LEEWAY = 30
 # JWT algorithms by key kind: a token names its algorithm, and only these are ever accepted.
 _SECRET_ALGORITHMS = ("HS256",)
 _PUBLIC_ALGORITHMS = ("RS256", "ES256")
-
-
-class Unauthenticated(AppError):
-    status = 401
-    code = "unauthorized"
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "Bearer"}
-
-
-class UserMismatch(AppError):
-    status = 403
-    code = "user_mismatch"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request comes from; ``label`` is what logs name (never a key or a token)."""
-
-    kind: Literal["open", "service", "user"]
-    label: str
-    user_id: str | None = None
-
-    def user_for(self, claimed: str | None) -> str:
-        """The user a request acts for, given the ``userId`` it names (or not)."""
-        if self.kind == "user":
-            assert self.user_id is not None
-            if claimed is not None and claimed != self.user_id:
-                raise UserMismatch(
-                    f"this credential is user {self.user_id!r}'s; it cannot act for "
-                    f"{claimed!r} (leave userId out, or name {self.user_id!r})"
-                )
-            return self.user_id
-        return claimed or "anonymous"
-
-
-OPEN = Principal("open", "open")
-# How long POST /start's streamUrl may be used without a credential, in seconds.
-ACCESS_TTL = 3600.0
-
-
-def acting_user(principal: Principal | None, claimed: str | None) -> str:
-    """The user a request acts for; a request that brought no credential acts for nobody."""
-    if principal is None:
-        raise Unauthenticated("Send a valid credential as 'Authorization: Bearer <key or token>'.")
-    return principal.user_for(claimed)
 
 
 class JwtVerifier:
@@ -235,29 +187,6 @@ class Authenticator:
             return Principal("user", f"user:{user}", user)
         log.warning("refused: the credential matches no key")
         raise refusal
-
-
-def stream_token(secret: bytes, request_id: str, user_id: str, ttl: float) -> str:
-    """A capability to read one run's stream as its owner, for clients (EventSource) that
-    cannot send an Authorization header: ``<expiry>.<hmac>``."""
-    expires = int(time.time() + ttl)
-    return f"{expires}.{_sign(secret, request_id, user_id, expires)}"
-
-
-def check_stream_token(secret: bytes, token: str, request_id: str, user_id: str) -> bool:
-    expires_text, _, signature = token.partition(".")
-    try:
-        expires = int(expires_text)
-    except ValueError:
-        return False
-    if expires < time.time():
-        return False
-    return hmac.compare_digest(signature, _sign(secret, request_id, user_id, expires))
-
-
-def _sign(secret: bytes, request_id: str, user_id: str, expires: int) -> str:
-    message = json.dumps([request_id, user_id, expires]).encode()
-    return hmac.new(secret, message, "sha256").hexdigest()
 
 
 def authenticator_for(settings: Settings) -> Authenticator:

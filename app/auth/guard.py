@@ -13,7 +13,9 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.credentials import OPEN, Authenticator, Principal, Unauthenticated
+from app.auth.credentials import Authenticator
+from app.auth.principal import OPEN, Principal
+from app.errors import Unauthenticated
 from app.observability.metrics import Metrics
 
 # Liveness must answer without credentials; the playground page and assets carry no data

@@ -169,3 +169,20 @@ class RunLost(AppError):
 
     status = 503
     code = "run_lost"
+
+
+class Unauthenticated(AppError):
+    """No credential, or one the server does not accept."""
+
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class UserMismatch(AppError):
+    """A user's credential naming another user."""
+
+    status = 403
+    code = "user_mismatch"

@@ -1,56 +1,105 @@
-"""Who may use a thread, and with which graph; read from the thread's latest checkpoint."""
+"""The one rule for who may read or write a thread or a run, and with which graph.
+
+A thread's owner is named by its latest checkpoint (every run copies its user into the
+checkpoint's metadata) or, for a thread made through the LangGraph API that has no checkpoint
+yet, by its record. An actor (the user a request acts for, from :mod:`app.auth.principal`; or
+``None``, every user, for a service key naming none) may see what it owns, and nothing else:
+another user's thread or run is a 404, never a 403, so ids reveal nothing. Every route of every
+API that names a thread, a run or a request goes through :func:`may_see`, by way of
+:class:`ThreadAccess` or directly for a run; ``tests/identity/test_route_access.py`` walks the
+route table to hold them to it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from app.auth.principal import ANONYMOUS
 from app.errors import GraphNotFound, ThreadGraphMismatch, ThreadNotFound
 from app.errors.mapping import raise_mapped
 from app.runs.spec import RunSpec
-from app.stores.records import Records
+from app.stores.records import Records, ThreadRecord
 from graphs import GraphVersion, Registry, UnknownGraph
 
 
+def may_see(owner: str, actor: str | None) -> bool:
+    """Whether ``actor`` (``None``: every user) may read and write what ``owner`` owns."""
+    return actor is None or owner == actor
+
+
+def not_found(thread_id: str) -> ThreadNotFound:
+    return ThreadNotFound(
+        f"thread {thread_id!r} was not found (a thread is seen only by its owner: name the "
+        "owner's userId, or send the owner's credential)"
+    )
+
+
+@dataclass
+class FoundThread:
+    thread_id: str
+    owner: str
+    record: ThreadRecord | None
+    saved: CheckpointTuple | None  # its latest checkpoint, if it has one
+
+
 class ThreadAccess:
-    """Reads a thread's binding (owner and graph) from its latest checkpoint's metadata."""
+    """Finds threads for an actor, through the one rule."""
 
     def __init__(
-        self,
-        saver: BaseCheckpointSaver[str],
-        registry: Registry,
-        records: Records | None = None,
+        self, saver: BaseCheckpointSaver[str], registry: Registry, records: Records
     ) -> None:
         self._saver = saver
         self._registry = registry
         self._records = records
 
-    async def load(self, thread_id: str, user_id: str | None) -> CheckpointTuple | None:
-        """The thread's latest checkpoint, if it exists and belongs to ``user_id`` (``None``:
-        to anyone, for a service key or an open server that names no user)."""
+    async def latest(self, thread_id: str) -> CheckpointTuple | None:
+        """The thread's latest checkpoint, whoever owns it (a store failure is a 503)."""
         try:
-            saved = await self._saver.aget_tuple(
+            return await self._saver.aget_tuple(
                 {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
             )
         except Exception as exc:
             raise_mapped(exc)
-        if saved is None:
-            # A thread made through the LangGraph API has a record, and an owner, before
-            # its first checkpoint.
-            record = await self._records.get(thread_id) if self._records is not None else None
-            if record is not None and user_id is not None and record.user_id != user_id:
-                raise ThreadNotFound(f"thread {thread_id!r} was not found")
-            return None
-        owner = saved.metadata.get("user_id")
-        if owner is not None and user_id is not None and owner != user_id:
-            # 404, not 403: another user's thread id must reveal nothing.
-            raise ThreadNotFound(f"thread {thread_id!r} was not found")
-        return saved
 
-    async def require(self, thread_id: str, user_id: str | None) -> CheckpointTuple:
-        """Like :meth:`load`, but a thread that does not exist is a 404."""
-        saved = await self.load(thread_id, user_id)
+    async def find(self, thread_id: str, actor: str | None, *, record: bool = True) -> FoundThread:
+        """The thread, if ``actor`` may see it; else a 404, whether it exists or not. Its
+        record is read when it has no checkpoint (the record names its owner) or ``record``."""
+        saved = await self.latest(thread_id)
+        found = await self._records.get(thread_id) if saved is None or record else None
+        if saved is None and found is None:
+            raise not_found(thread_id)
+        return self._visible(thread_id, actor, saved, found)
+
+    async def load(self, thread_id: str, actor: str | None) -> CheckpointTuple | None:
+        """The thread's latest checkpoint, if it has one and ``actor`` may see it; ``None`` for
+        a thread that does not exist yet (a first turn makes it)."""
+        saved = await self.latest(thread_id)
+        found = await self._records.get(thread_id) if saved is None else None
+        if saved is None and found is None:
+            return None
+        return self._visible(thread_id, actor, saved, found).saved
+
+    @staticmethod
+    def _visible(
+        thread_id: str,
+        actor: str | None,
+        saved: CheckpointTuple | None,
+        record: ThreadRecord | None,
+    ) -> FoundThread:
+        owner = record.user_id if record is not None else ANONYMOUS
+        if saved is not None:
+            owner = str(saved.metadata.get("user_id") or owner)
+        if not may_see(owner, actor):
+            raise not_found(thread_id)
+        return FoundThread(thread_id, owner, record, saved)
+
+    async def require(self, thread_id: str, actor: str | None) -> CheckpointTuple:
+        """Like :meth:`load`, but a thread without a checkpoint is a 404."""
+        saved = await self.load(thread_id, actor)
         if saved is None:
-            raise ThreadNotFound(f"thread {thread_id!r} was not found")
+            raise not_found(thread_id)
         return saved
 
     async def check(self, spec: RunSpec) -> None:

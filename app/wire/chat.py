@@ -13,14 +13,6 @@ from typing import Any
 
 import orjson
 
-from app.api.chat.schemas import (
-    FinalInterrupt,
-    FinalMetadata,
-    FinalResponse,
-    FinalStep,
-    Timings,
-    Usage,
-)
 from app.errors import AppError
 from app.runs.events import (
     GraphChunk,
@@ -34,6 +26,14 @@ from app.runs.events import (
     ToolOutputChunk,
 )
 from app.runs.spec import RunSpec
+from app.wire.chat_final import (
+    FinalInterrupt,
+    FinalMetadata,
+    FinalResponse,
+    FinalStep,
+    Timings,
+    Usage,
+)
 
 _CHUNK_HEAD = b'event: stream_event\ndata: {"type":"chunk","content":'
 

@@ -15,31 +15,20 @@ import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.api.chat.schemas import (
-    AUTH_REFUSALS,
-    ChatRequest,
-    ErrorEnvelope,
-    FinalResponse,
-    RequestIdPath,
-    StartResponse,
-    UserIdQuery,
-)
+from app.api.chat.schemas import ChatRequest, StartResponse
+from app.api.params import RequestIdPath, UserIdQuery
 from app.api.streaming import admit, event_stream, launch, log_position, run_frames
-from app.auth.credentials import (
-    ACCESS_TTL,
-    Principal,
-    Unauthenticated,
-    acting_user,
-    check_stream_token,
-    stream_token,
-)
-from app.auth.principal import PrincipalDep
+from app.auth.principal import Principal, PrincipalDep, acting_scope, acting_user
+from app.auth.stream_tokens import ACCESS_TTL, check_stream_token, stream_token
 from app.deps import Services, ServicesDep
-from app.errors import AppError, RunNotFound, UpstreamError
+from app.errors import AppError, RunNotFound, Unauthenticated, UpstreamError
+from app.errors.envelope import AUTH_REFUSALS, ErrorEnvelope
 from app.observability.logs import turn_context
 from app.runs.events import Reply
 from app.runs.run import Run
+from app.threads.access import may_see
 from app.wire.chat import ChatEncoder, final_payload, frame
+from app.wire.chat_final import FinalResponse
 from app.wire.json import JSONResponse, JSONRoute
 from app.wire.sse import EventStream
 
@@ -194,14 +183,14 @@ async def rejoin(
     shutdown = anyio.Event()
     run = services.runs.find(request_id)
     if run is not None:
-        if run.spec.user_id != user_id:
+        if not may_see(run.spec.user_id, user_id):
             raise missing
         if run.done and after >= len(run.events) + (run.error is not None):
             return _ended()
         frames = _frames(services, run, after=after, shutdown=shutdown)
         return event_stream(services, frames, shutdown)
     owner = await services.run_log.owner(request_id)
-    if owner is None or owner.user_id != user_id:
+    if owner is None or not may_see(owner.user_id, user_id):
         raise missing
     if after and await services.run_log.ended_by(request_id, after):
         return _ended()
@@ -265,12 +254,12 @@ async def cancel(
 ) -> dict[str, Any]:
     # A user may cancel only their own runs; a service key (or an open server) may cancel any,
     # or, naming a userId, only that user's.
-    owner = None
-    if principal is None or principal.kind == "user" or user_id is not None:
-        owner = acting_user(principal, user_id)
+    actor = acting_scope(principal, user_id)
     missing = RunNotFound(f"no run {request_id!r} is in flight")
-    if owner is not None and await _owner_of(services, request_id) != owner:
-        raise missing
+    if actor is not None:
+        owner = await _owner_of(services, request_id)
+        if owner is None or not may_see(owner, actor):
+            raise missing
     if not await services.runs.cancel(request_id):
         raise missing
     return {"requestId": request_id, "cancelled": True}

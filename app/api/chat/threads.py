@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from app.api.chat.schemas import AUTH_REFUSALS, ErrorEnvelope, ThreadIdPath, UserIdQuery
-from app.auth.credentials import acting_user
-from app.auth.principal import PrincipalDep
+from app.api.params import ThreadIdPath, UserIdQuery
+from app.auth.principal import PrincipalDep, UserHeader, acting_scope, acting_user
 from app.deps import ServicesDep
-from app.errors import ThreadBusy, ThreadNotFound
+from app.errors import ThreadBusy
+from app.errors.envelope import AUTH_REFUSALS, ErrorEnvelope
 from app.errors.mapping import raise_mapped
 from app.runs.tap import attachments_of as _attachments
 from app.wire.json import JSONRoute
@@ -79,21 +79,12 @@ async def delete_thread(
     services: ServicesDep,
     principal: PrincipalDep,
     user_id: UserIdQuery = None,
-    x_user_id: Annotated[
-        str | None, Header(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", max_length=128)
-    ] = None,
+    x_user_id: UserHeader = None,
 ) -> Response:
     # The LangGraph API's DELETE /threads/{id} too: its user may come as X-User-Id, and a
     # service key (or an open server) naming no user may delete any thread.
     named = user_id if user_id is not None else x_user_id
-    if named is None and principal is not None and principal.kind != "user":
-        owner = None
-    else:
-        owner = acting_user(principal, named)
-    found = await services.threads.load(thread_id, owner)
-    record = await services.records.get(thread_id)
-    if found is None and (record is None or (owner is not None and record.user_id != owner)):
-        raise ThreadNotFound(f"thread {thread_id!r} was not found")
+    await services.threads.find(thread_id, acting_scope(principal, named))
     if services.runs.busy(thread_id):
         raise ThreadBusy(f"thread {thread_id!r} is answering a request; delete it afterwards")
     try:

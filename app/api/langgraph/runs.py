@@ -23,13 +23,13 @@ from langchain_core.messages import BaseMessage, convert_to_messages
 from langgraph.types import Command, Send
 
 from app.api.chat.binder import graph_settings
-from app.api.chat.schemas import ThreadIdPath
-from app.api.langgraph.access import ANONYMOUS, ActorDep, FoundThread, find_thread
 from app.api.langgraph.assistants import assistant
 from app.api.langgraph.schemas import RunCreate
 from app.api.langgraph.threads import snapshot_of, version_of
 from app.api.langgraph.views import json_response, live_run_payload, run_payload
+from app.api.params import ThreadIdPath
 from app.api.streaming import admit, event_stream, launch, log_position, run_frames
+from app.auth.principal import ANONYMOUS, ActorDep
 from app.deps import Services, ServicesDep
 from app.errors import (
     AppError,
@@ -44,6 +44,7 @@ from app.runs.events import GraphChunk
 from app.runs.run import Run
 from app.runs.spec import GRAPH_MODES, STREAM_MODES, RunSpec
 from app.stores.records import ThreadRecord
+from app.threads.access import FoundThread
 from app.wire.json import JSONRoute
 from app.wire.langgraph import LangGraphEncoder, LogReader, dumps, sse
 
@@ -111,7 +112,7 @@ async def _prepare(
         thread_id = str(uuid.uuid4())
     else:
         try:
-            found = await find_thread(services, thread_id, actor, record=False)
+            found = await services.threads.find(thread_id, actor, record=False)
         except ThreadNotFound:
             if body.if_not_exists != "create":
                 raise ThreadNotFound(
@@ -313,7 +314,7 @@ async def _find_run(
 ) -> Run | None:
     """The run if it is (or was recently) in this process, after the ownership checks; None
     if it is known only from its record or another replica's log. 404 if not at all."""
-    await find_thread(services, thread_id, actor)
+    await services.threads.find(thread_id, actor)
     run = services.runs.find(run_id)
     if run is not None:
         # A rolled-back run is gone, as if it had never run (as in langgraph-api).
@@ -363,7 +364,7 @@ async def list_runs(
     offset: Annotated[int, Query(ge=0)] = 0,
     status: Annotated[str | None, Query()] = None,
 ) -> Response:
-    await find_thread(services, thread_id, actor)
+    await services.threads.find(thread_id, actor)
     runs: dict[str, dict[str, Any]] = {}
     current = services.runs.on_thread(thread_id)
     if current is not None:
@@ -385,7 +386,7 @@ async def join_run(
     # Another replica's, or long finished: wait for its claim to go, then read the thread.
     while await services.claims.running_elsewhere(run_id):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     snapshot = await snapshot_of(services, found)
     return json_response(snapshot.values if snapshot is not None else {})
 

@@ -10,14 +10,6 @@ from fastapi import APIRouter, Query, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
-from app.api.chat.schemas import ThreadIdPath
-from app.api.langgraph.access import (
-    ANONYMOUS,
-    ActorDep,
-    FoundThread,
-    find_thread,
-    latest_checkpoint,
-)
 from app.api.langgraph.schemas import (
     CheckpointConfig,
     HistoryRequest,
@@ -35,10 +27,13 @@ from app.api.langgraph.views import (
     state_payload,
     thread_payload,
 )
+from app.api.params import ThreadIdPath
+from app.auth.principal import ANONYMOUS, ActorDep
 from app.deps import Services, ServicesDep
 from app.errors import ThreadBusy, ThreadExists, ThreadNotFound, ValidationFailed
 from app.errors.mapping import raise_mapped
 from app.stores.records import Records, ThreadRecord, ThreadStatus
+from app.threads.access import FoundThread
 from app.wire.json import JSONRoute
 from graphs import GraphVersion, UnknownGraph
 
@@ -134,7 +129,7 @@ async def create(body: ThreadCreate, services: ServicesDep, actor: ActorDep) -> 
         metadata.setdefault("graph_id", body.graph_id)
     if body.thread_id is not None:
         try:
-            found = await find_thread(services, thread_id, None)
+            found = await services.threads.find(thread_id, None)
         except ThreadNotFound:
             found = None
         if found is not None:
@@ -164,7 +159,7 @@ async def _search(
     views = []
     for record in records:
         found = FoundThread(record.thread_id, record.user_id, record, None)
-        found.saved = await latest_checkpoint(services, record.thread_id)
+        found.saved = await services.threads.latest(record.thread_id)
         snapshot = await snapshot_of(services, found)
         status = status_of(record, snapshot, record.thread_id in busy)
         if body.status is not None and status != body.status:
@@ -196,7 +191,7 @@ async def count(body: ThreadCount, services: ServicesDep, actor: ActorDep) -> in
 
 @router.get("/threads/{thread_id}", summary="A thread: its metadata, status and values")
 async def get(thread_id: ThreadIdPath, services: ServicesDep, actor: ActorDep) -> Response:
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     return json_response(await thread_view(services, found))
 
 
@@ -205,7 +200,7 @@ async def patch(
     thread_id: ThreadIdPath, body: ThreadPatch, services: ServicesDep, actor: ActorDep
 ) -> Response:
     body.refuse_unimplemented("ttl")
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     now = time.time()
     record = found.record or ThreadRecord(thread_id, found.owner, now, now)
     record.metadata.update(body.metadata or {})
@@ -222,7 +217,7 @@ async def state(
     actor: ActorDep,
     subgraphs: Annotated[bool, Query()] = False,
 ) -> Response:
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     snapshot = await snapshot_of(services, found, subgraphs=subgraphs)
     return json_response(empty_state(thread_id) if snapshot is None else state_payload(snapshot))
 
@@ -255,7 +250,7 @@ async def _state_at(
     checkpoint: dict[str, Any],
     subgraphs: bool,
 ) -> Response:
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     snapshot = await snapshot_of(services, found, checkpoint, subgraphs=subgraphs)
     if snapshot is None or not snapshot.config:
         raise ThreadNotFound(f"thread {thread_id!r} has no checkpoint {checkpoint!r}")
@@ -266,7 +261,7 @@ async def _state_at(
 async def update_state(
     thread_id: ThreadIdPath, body: StateUpdate, services: ServicesDep, actor: ActorDep
 ) -> Response:
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     version = version_of(services, found)
     if version is None:
         raise ValidationFailed(
@@ -324,7 +319,7 @@ async def history_get(
 async def _history(
     services: Services, actor: str | None, thread_id: str, body: HistoryRequest
 ) -> Response:
-    found = await find_thread(services, thread_id, actor)
+    found = await services.threads.find(thread_id, actor)
     if found.saved is None:
         return json_response([])
     version = version_of(services, found)

@@ -1,0 +1,220 @@
+"""Each store's backends side by side, through their protocol: memory (or SQLite) and Redis on
+a real ``redis-server``. What one promises, the other keeps: claims, limits, records; the run
+log keeps a run's frames for other replicas (Redis), or knows no run of another (memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+import redis.asyncio as aioredis
+
+from app.errors import DuplicateRequest, ThreadBusy
+from app.runs.run import Run
+from app.stores.claims import Claims, MemoryClaims
+from app.stores.limits import Limits, MemoryLimits, RateLimited, TooManyStreams
+from app.stores.records import Records, RunEnd, RunRecord, ThreadRecord
+from app.stores.redis_claims import RedisClaims
+from app.stores.redis_limits import RedisLimits
+from app.stores.redis_records import RedisRecords
+from app.stores.redis_run_log import RedisRunLog
+from app.stores.run_log import MemoryRunLog
+from app.stores.sqlite_records import SqliteRecords
+from app.wire.codec import encoder_for
+from tests.unit.support import ScriptedExecutor, spec
+
+
+@pytest.fixture
+async def client(redis_db: str) -> AsyncIterator[aioredis.Redis]:
+    connection = aioredis.Redis.from_url(redis_db)
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def claims(request: pytest.FixtureRequest) -> AsyncIterator[Claims]:
+    if request.param == "memory":
+        yield MemoryClaims()
+        return
+    connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+    yield RedisClaims(connection, prefix="t", ttl=5)
+    await connection.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limits(request: pytest.FixtureRequest) -> AsyncIterator[Limits]:
+    if request.param == "memory":
+        yield MemoryLimits(per_minute=2, max_streams=1)
+        return
+    connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+    store = RedisLimits(connection, prefix="t", per_minute=2, max_streams=1, ttl=5)
+    yield store
+    await store.aclose()
+    await connection.aclose()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def records(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Records]:
+    if request.param == "redis":
+        connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+        yield RedisRecords(connection, prefix="t")
+        await connection.aclose()
+        return
+    async with aiosqlite.connect(tmp_path / "records.sqlite") as conn:
+        store = SqliteRecords(conn)
+        await store.setup()
+        yield store
+
+
+async def test_claims_release_and_shared_secrets(claims: Claims) -> None:
+    """A claim is released; a shared secret is the same each time it is asked for."""
+    await claims.claim("r1", "t1")
+    await claims.release("r1", "t1")
+    await claims.claim("r2", "t1")  # the thread is free again
+    await claims.release("r2", "t1")
+
+    first, second = await claims.shared_secret("s"), await claims.shared_secret("s")
+    assert first == second and len(first) >= 32
+
+
+async def test_redis_claims_hold_a_thread_and_a_request_across_replicas(
+    client: aioredis.Redis,
+) -> None:
+    """Two replicas on one Redis: a held thread is busy for the other, a held request id a
+    duplicate; the holder is named; a released claim frees both."""
+    here, there = (RedisClaims(client, prefix="t", ttl=5) for _ in range(2))
+    await here.claim("r1", "t1")
+
+    with pytest.raises(ThreadBusy) as busy:
+        await there.claim("r2", "t1")
+    with pytest.raises(DuplicateRequest):
+        await there.claim("r1", "t2")
+    assert (busy.value.details or {}).get("requestId") == "r1"
+    assert await there.running_elsewhere("r1")
+    assert await there.holders(["t1", "t2"]) == {"t1": "r1"}
+
+    await here.release("r1", "t1")
+    assert not await there.running_elsewhere("r1")
+    await there.claim("r2", "t1")
+    await there.release("r2", "t1")
+
+
+async def test_redis_claims_carry_a_cancel_to_the_replica_holding_the_run(
+    client: aioredis.Redis,
+) -> None:
+    """request_cancel on one replica reaches the listener of another."""
+    here, there = (RedisClaims(client, prefix="t", ttl=5) for _ in range(2))
+    heard: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+    there.start(on_cancel=lambda request_id, rollback: heard.put_nowait((request_id, rollback)))
+    try:
+        await asyncio.sleep(0.2)  # the listener subscribes
+        await here.request_cancel("r1", rollback=True)
+        assert await asyncio.wait_for(heard.get(), timeout=5) == ("r1", True)
+    finally:
+        await there.stop()
+
+
+async def test_memory_claims_know_of_no_other_replica() -> None:
+    """Nothing is elsewhere with one process: no holders, no watchers, nothing to cancel."""
+    claims = MemoryClaims()
+    await claims.claim("r1", "t1")
+    assert not await claims.running_elsewhere("r1")
+    assert await claims.holders(["t1"]) == {}
+    await claims.watch("r1", 5)
+    assert not await claims.watched("r1")
+
+
+async def test_limits_refuse_past_the_rate_and_the_runs_at_once(limits: Limits) -> None:
+    """Two turns a minute, one run at once: the third turn and the second run are refused,
+    and a released slot can be taken again."""
+    await limits.admit("alice")
+    await limits.admit("alice")
+    with pytest.raises(RateLimited):
+        await limits.admit("alice")
+    await limits.admit("bob")  # per user
+
+    assert await limits.acquire("alice", "r1")
+    with pytest.raises(TooManyStreams):
+        await limits.acquire("alice", "r2")
+    await limits.release("alice", "r1")
+    assert await limits.acquire("alice", "r2")
+    await limits.release("alice", "r2")
+
+
+def _end(thread_id: str, user: str, run_id: str, status: str = "idle") -> RunEnd:
+    now = time.time()
+    thread = ThreadRecord(thread_id, user, now, now, {"graph_id": "g", "assistant_id": "a"}, status)  # type: ignore[arg-type]
+    run = RunRecord(run_id, thread_id, user, "g", now, now, "success")
+    return RunEnd(thread, run)
+
+
+async def test_records_keep_threads_and_runs_and_ends_update_them(records: Records) -> None:
+    """A run's end makes its thread's record (or updates its status, keeping its creation and
+    its metadata) and its own; a user's threads and a thread's runs are listed newest first."""
+    made = ThreadRecord("t1", "alice", 1.0, 1.0, {"mine": True})
+    await records.put(made)
+    await records.finish([_end("t1", "alice", "r1", "interrupted"), _end("t2", "bob", "r2")])
+    await records.finish([_end("t1", "alice", "r3")])
+
+    t1 = await records.get("t1")
+    assert t1 is not None and t1.created_at == 1.0 and t1.status == "idle"
+    assert t1.metadata == {"mine": True, "graph_id": "g", "assistant_id": "a"}
+    assert [r.run_id for r in await records.runs_of("t1")] == ["r3", "r1"]
+    assert (await records.get_run("r2")) is not None
+    assert [t.thread_id for t in await records.of_user("alice")] == ["t1"]
+    assert {t.thread_id for t in await records.of_user(None)} == {"t1", "t2"}
+
+    await records.delete("t1")
+    assert await records.get("t1") is None and await records.runs_of("t1") == []
+
+
+async def test_the_redis_run_log_serves_a_run_to_another_replica(
+    client: aioredis.Redis,
+) -> None:
+    """A run's frames, its owner and its end, read back from Redis as another replica would."""
+    claims = RedisClaims(client, prefix="t", ttl=5)
+    log = RedisRunLog(
+        client,
+        prefix="t",
+        ttl=60,
+        maxlen=1000,
+        running=claims.running_elsewhere,
+        watch=lambda request_id: claims.watch(request_id, 5),
+    )
+    run_spec = spec("t1", user_id="alice")
+    await claims.claim(run_spec.request_id, "t1")
+    run = Run(ScriptedExecutor(["Hel", "lo"]), run_spec)  # type: ignore[arg-type]
+    log.attach(run, encoder_for(run_spec))
+    await run.task
+    await log.end(run)
+    await claims.release(run_spec.request_id, "t1")
+
+    owner = await log.owner(run_spec.request_id)
+    frames = [f async for batch in log.frames(run_spec.request_id, 0) for f in batch]
+    await log.aclose()
+
+    assert owner is not None and (owner.user_id, owner.thread_id) == ("alice", "t1")
+    assert [(position, name) for position, name, _ in frames] == [
+        (1, b"stream_event"),
+        (2, b"stream_event"),
+        (3, b"final"),
+    ]
+    assert b'"Hel"' in frames[0][2]
+    assert await log.ended_by(run_spec.request_id, 3)
+    assert not await log.ended_by(run_spec.request_id, 2)
+
+
+async def test_the_memory_run_log_knows_no_run_of_another_replica() -> None:
+    """With one process every run is in the registry: the log has nothing to add."""
+    log = MemoryRunLog()
+    run = Run(ScriptedExecutor(["x"]), spec())  # type: ignore[arg-type]
+    log.attach(run, encoder_for(run.spec))
+    await run.task
+    await log.end(run)
+
+    assert await log.owner(run.spec.request_id) is None
+    assert [batch async for batch in log.frames(run.spec.request_id, 0)] == []
