@@ -65,10 +65,12 @@ LOG_BASE := 2fc61947b734c3d22cc43129de8498d1a39dfe18
 BASELINE ?= $(shell git rev-parse -q --verify '$(LOG_BASE)^{commit}' 2>/dev/null)
 LOG_ROUNDS ?= 5
 
-## bench: streaming, tool-agent and LangGraph API (lg50) benchmark, ours against langgraph dev
-##        and in-process floors, and ours and ours-redis from BASELINE beside them (~14 min);
-##        BASELINE defaults to the tree before the run log, for issue 13's line (the log's
-##        cost); BASELINE=main~3 picks another commit, BASELINE= none (~10 min)
+## bench: streaming, tool-agent and LangGraph API (lg50) benchmark, ours against langgraph dev,
+##        Aegra and in-process floors, and ours and ours-redis from BASELINE beside them
+##        (~15 min); BASELINE defaults to the tree before the run log, for issue 13's line (the
+##        log's cost); BASELINE=main~3 picks another commit, BASELINE= none (~11 min). Aegra
+##        (issue 20) needs Python 3.12 and PostgreSQL's binaries; the first run installs it into
+##        bench/.aegra-venv (~1 min), and without them its rows say why and the rest runs
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -45,6 +46,23 @@ _SCRUB = (
     "CORS_ORIGINS",
     "SSE_COMPRESSION",
     "MODEL_CLIENT",
+    # Aegra's settings, and libpq's: the Aegra system must reach only its private cluster.
+    "DATABASE_URL",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_DB",
+    "AEGRA_CONFIG",
+    "AUTH_TYPE",
+    "REDIS_BROKER_ENABLED",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "PGSERVICE",
 )
 
 
@@ -67,6 +85,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def as_user(user: tuple[int, int] | None) -> dict[str, Any]:
+    """Popen's arguments that run a child as ``user`` (uid, gid), in that group alone."""
+    if user is None:
+        return {}
+    uid, gid = user
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
 def answers_200(url: str) -> bool:
     with contextlib.suppress(httpx.HTTPError):
         return httpx.get(url, timeout=2).status_code == 200
@@ -74,9 +100,20 @@ def answers_200(url: str) -> bool:
 
 
 class Process:
-    """A child with its output in ``<cwd>/<name>.log``; stopped by its pid (and its tree's)."""
+    """A child with its output in ``<cwd>/<name>.log``; stopped by its pid (and its tree's).
 
-    def __init__(self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path) -> None:
+    ``user`` (uid, gid) runs it as that account, for servers that refuse to run as root.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        user: tuple[int, int] | None = None,
+    ) -> None:
         self.name = name
         self.log_path = cwd / f"{name}.log"
         with self.log_path.open("wb") as log:
@@ -88,6 +125,7 @@ class Process:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                **as_user(user),
             )
 
     @property

@@ -66,9 +66,14 @@ LANGGRAPH_BODY: dict[str, Any] = {
     "stream_mode": "messages-tuple",
 }
 # --threads: a run on a new thread. Ours resolves the bare name to streaming-chat's default
-# version (1.1.0, whose neutral style adds no system prompt); langgraph dev knows the graphs by
-# langgraph.json's ids, so it is given that version's (bench.scenarios picks by system).
-THREAD_ASSISTANTS = {"ours": "streaming-chat", "langgraph": "streaming-chat-1.1.0"}
+# version (1.1.0, whose neutral style adds no system prompt); langgraph dev and Aegra know the
+# graphs by langgraph.json's ids, so they are given that version's (bench.scenarios picks by
+# system).
+THREAD_ASSISTANTS = {
+    "ours": "streaming-chat",
+    "langgraph": "streaming-chat-1.1.0",
+    "aegra": "streaming-chat-1.1.0",
+}
 THREAD_RUN_BODY: dict[str, Any] = {
     "assistant_id": THREAD_ASSISTANTS["ours"],
     "input": {"messages": [{"role": "user", "content": "Tell me a story about a space explorer"}]},

@@ -23,6 +23,8 @@ HOLD_GAP, HOLD_TTFT = 0.1, 0.25
 AGENT_CPU_RATIO = 2.0
 # Issue 15: on the LangGraph server API (lg50), at least this many times less CPU per token.
 THREADS_CPU_RATIO = 2.5
+# Issue 20: on lg50 too, at least this many times less CPU per token than Aegra.
+AEGRA_CPU_RATIO = 3.0
 
 
 def _ms(value: float | None) -> str:
@@ -245,6 +247,10 @@ def targets(rows: list[Row]) -> str:
     if lg_api:
         out.append(lg_api)
 
+    against_aegra = _aegra_target(rows, ours, note)
+    if against_aegra:
+        out.append(against_aegra)
+
     single, floor = _find(rows, ours, "single"), _find(rows, "astream", "single")
     ours1 = row_figures(single)["ttft_p50"] if single else None
     floor1 = row_figures(floor)["ttft_p50"] if floor else None
@@ -376,6 +382,47 @@ def _threads_target(rows: list[Row], ours: str, note: str) -> str | None:
         head + f"{cpu:.0f} vs {lg_cpu:.0f} us/token ({ratio:.1f}x){beside}: {_verdict(ok)} "
         f"({checks})"
     )
+
+
+def _aegra_target(rows: list[Row], ours: str, note: str) -> str | None:
+    """Issue 20's target: CPU per token on ``lg50``, ours against Aegra in the same run. Aegra's
+    figure is its server process alone, as for the others; its PostgreSQL's CPU over the same
+    scenario is given beside it (ours keeps SQLite, and langgraph dev its memory, in process)."""
+    mine = _find(rows, ours, "lg50")
+    if mine is None:
+        return None
+    theirs = _find(rows, "aegra", "lg50")
+    head = (
+        "- issue 20: CPU per token at 50 streams on the LangGraph API (lg50), ours vs Aegra "
+        f"(at least {AEGRA_CPU_RATIO:g}x less){note}: "
+    )
+    cpu = row_figures(mine)["cpu_us"]
+    aegra_cpu = row_figures(theirs)["cpu_us"] if theirs else None
+    if theirs is None:
+        failed = next(
+            (r.failure for r in rows if r.system.name == "aegra" and r.scenario.name == "lg50"),
+            None,
+        )
+        why = f"Aegra failed: {failed}" if failed else "Aegra not run"
+        return head + f"{_num(cpu)} us/token ({why}): n/a"
+    checks = f"ours {_streams(mine)}; Aegra {_streams(theirs)}"
+    database = _per_token(theirs, "database_cpu")
+    if database is not None:
+        checks += f"; Aegra's PostgreSQL beside it {database:.0f} us/token, not counted"
+    if cpu is None or aegra_cpu is None:
+        return (
+            head + f"{_num(cpu)} vs {_num(aegra_cpu)} us/token (no token from one): n/a ({checks})"
+        )
+    ratio = aegra_cpu / cpu
+    errors = sum((mine.result or {})["errors"].values())
+    ok = ratio >= AEGRA_CPU_RATIO and errors == 0
+    return head + f"{cpu:.0f} vs {aegra_cpu:.0f} us/token ({ratio:.1f}x): {_verdict(ok)} ({checks})"
+
+
+def _per_token(row: Row, key: str) -> float | None:
+    r = row.result or {}
+    seconds, tokens = r.get(key), r.get("tokens")
+    return seconds / tokens * 1e6 if seconds is not None and tokens else None
 
 
 def _streams(row: Row) -> str:

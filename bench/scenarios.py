@@ -20,6 +20,7 @@ import redis
 from bench.children import REPO, Process, RedisProcess, clean_env, pinned
 from bench.load import THREAD_ASSISTANTS, THREAD_RUN_BODY, ProcessTree
 from bench.log_cost import log_memory, redis_counters
+from bench.postgres import PostgresProcess
 from bench.systems import System, server
 
 
@@ -230,6 +231,9 @@ def run_system(
                         cores=args.client_cores,
                         workdir=workdir,
                     )
+                    if isinstance(store, PostgresProcess):
+                        rows.append(_attempt(system, scenario, partial(_with_database, run, store)))
+                        continue
                     if store is None:
                         rows.append(_attempt(system, scenario, run))
                         continue
@@ -265,6 +269,15 @@ def _with_redis(run: Callable[[], dict[str, Any]], store: RedisProcess) -> dict[
     result["redis_cpu"] = tree.cpu_seconds() - before
     after = redis_counters(store.url)
     result["redis_commands"] = {name: n - counted.get(name, 0) for name, n in after.items()}
+    return result
+
+
+def _with_database(run: Callable[[], dict[str, Any]], store: PostgresProcess) -> dict[str, Any]:
+    """``run()``'s result, with the CPU seconds the PostgreSQL cluster spent meanwhile (the
+    scenario's warm-up included)."""
+    before = store.cpu_seconds()
+    result = run()
+    result["database_cpu"] = store.cpu_seconds() - before
     return result
 
 

@@ -1,4 +1,4 @@
-"""The streaming benchmark: our server, ``langgraph dev`` and in-process floors, one upstream.
+"""The streaming benchmark: ours, ``langgraph dev``, Aegra and in-process floors, one upstream.
 
 One invocation starts the OpenAI stand-in (``bench.openai_standin``) and, one after another,
 each system under test, then runs every scenario against it with the load generator
@@ -10,32 +10,39 @@ each system under test, then runs every scenario against it with the load genera
   tree (``bench.baseline``), each right after the system it mirrors, then a table of the two side
   by side (``make bench`` passes the tree before the run log, for issue 13);
 - ``langgraph``: ``langgraph dev --n-jobs-per-worker 256`` on our ``langgraph.json``;
+- ``aegra``: Aegra (``aegra-api``, ``bench.aegra``) on the same ``langgraph.json``, in a venv of
+  its own made on first use (it needs Python 3.12), on a private PostgreSQL cluster the benchmark
+  starts (``bench.postgres``), at ``c50`` (its stateless ``/runs/stream``) and ``lg50``; without
+  Python 3.12 or PostgreSQL's binaries its rows say why and the others run;
 - ``astream`` / ``fast`` / ``graph`` / ``raw``: langchain's ``ChatOpenAI.astream``, our
   ``FastChatOpenAI.astream``, the graph's ``astream`` and plain httpx + orjson, in process
   (``bench.floors``): what a token costs with no server at all.
 
 Servers (and the in-process floors) are pinned to ``--server-cores``; the stand-in and the load
-generator to ``--client-cores``. CPU per token is the server tree's utime + stime over a
-scenario divided by the tokens delivered; RSS is the tree's largest summed RSS, sampled.
+generator to ``--client-cores``, and so are redis-server and Aegra's PostgreSQL. CPU per token
+is the server tree's utime + stime over a scenario divided by the tokens delivered (a store's
+CPU is not in it: Redis's is in issue 13's table, PostgreSQL's in issue 20's line); RSS is the
+tree's largest summed RSS, sampled.
 
 Scenarios (``bench.scenarios``): ``single``, sequential replies with no delay; ``c<N>``, N streams
 started at once; ``h<N>``, N streams held with steady arrivals; ``agent50``, tool-agent turns (one
 calculator call each, then a short answer), 50 at once, on the servers only: ours and
 ``langgraph dev`` run the same graph version against the same stand-in, and CPU is counted per
-turn; ``lg50`` (issue 15), c50 through the LangGraph server API on both servers (each stream a
-``POST /threads``, then a ``messages-tuple`` run streamed on that thread; not on the floors nor
-on the ``@base`` twins, whose trees may predate the API). The tables and the issues' targets are
-printed by ``bench.report``. After each scenario on a Redis system, ``bench.log_cost`` reads what
-the run log (issue 13) added in Redis and what redis-server spent, and prints issue 13's lines:
-CPU per token at c50 with the log (``ours-redis``) and without (``ours-redis@base`` from a tree
-before it), and Redis memory per finished run.
+turn; ``lg50`` (issues 15 and 20), c50 through the LangGraph server API on ours, ``langgraph
+dev`` and Aegra (each stream a ``POST /threads``, then a ``messages-tuple`` run streamed on that
+thread; not on the floors nor on the ``@base`` twins, whose trees may predate the API). The
+tables and the issues' targets are printed by ``bench.report``. After each scenario on a Redis
+system, ``bench.log_cost`` reads what the run log (issue 13) added in Redis and what redis-server
+spent, and prints issue 13's lines: CPU per token at c50 with the log (``ours-redis``) and
+without (``ours-redis@base`` from a tree before it), and Redis memory per finished run.
 
 ``--rounds N`` runs every system N times, alternating the order (a system and its twin take turns,
 so that the machine's load drifts over both alike), and reports each row's median round by CPU per
 token, with every round's figure.
 
-``python -m bench.stream`` (about 10 minutes), ``--quick`` (about 4), ``--baseline main~3`` to add
-the baseline, ``--help`` for the rest; ``make bench-log`` for issue 13's figures alone.
+``python -m bench.stream`` (about 11 minutes, plus Aegra's install the first time), ``--quick``
+(about 4), ``--baseline main~3`` to add the baseline, ``--help`` for the rest; ``make bench-log``
+for issue 13's figures alone.
 """
 
 from __future__ import annotations

@@ -11,17 +11,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import aegra
 from bench.children import Process, RedisProcess, answers_200, clean_env, free_port, pinned
+from bench.postgres import PostgresProcess
 
 # Where the server keeps its Redis keys, so that bench.log_cost finds the run logs (issue 13).
 LOG_PREFIX = "agent"
+AEGRA_VERSION = aegra.AEGRA_API.partition("==")[2]
 
 
 @dataclass(frozen=True)
 class System:
     name: str
     label: str
-    kind: str  # "ours", "langgraph" or a bench.floors mode
+    kind: str  # "ours", "langgraph", "aegra" or a bench.floors mode
     workers: int = 1
     scenarios: tuple[str, ...] = ("single", "c1", "c50", "c200", "c500")  # by default
     redis: bool = False  # memory in a redis-server the benchmark starts, instead of SQLite
@@ -33,7 +36,7 @@ class System:
 
     @property
     def is_server(self) -> bool:
-        return self.kind in ("ours", "langgraph")
+        return self.kind in ("ours", "langgraph", "aegra")
 
 
 SYSTEMS = {
@@ -79,6 +82,14 @@ SYSTEMS = {
             "langgraph",
             scenarios=("single", "c1", "c50", "c200", "agent50", "lg50", "c500"),
         ),
+        # Aegra on a private PostgreSQL (bench.aegra, issue 20); c50 is its stateless
+        # /runs/stream. The cluster's CPU is reported beside its rows, not in them.
+        System(
+            "aegra",
+            f"Aegra {AEGRA_VERSION} (aegra-api, PostgreSQL)",
+            "aegra",
+            scenarios=("c50", "lg50"),
+        ),
         System("astream", "ChatOpenAI.astream, in-process", "astream"),
         System("fast", "FastChatOpenAI.astream, in-process", "fast"),
         System("graph", "graph.astream(messages), in-process", "graph"),
@@ -91,6 +102,7 @@ DEFAULT_SYSTEMS = (
     "ours-redis",
     "ours-w2",
     "langgraph",
+    "aegra",
     "astream",
     "fast",
     "raw",
@@ -127,67 +139,82 @@ def link_sources(repo: Path, home: Path) -> None:
 
 @contextlib.contextmanager
 def server(
-    system: System, repo: Path, upstream: str, workdir: Path, cores: str, client_cores: str
-) -> Iterator[tuple[Process, str, RedisProcess | None]]:
-    """Start a server under test; yields it, its streaming URL and its redis-server, if any."""
+    system: System, repo: Path, upstream: str, workdir: Path, cores: str | None, client_cores: str
+) -> Iterator[tuple[Process, str, RedisProcess | PostgresProcess | None]]:
+    """Start a server under test; yields it, its streaming URL and its store (redis-server or
+    PostgreSQL), if it has one. A store's CPU is not in the server's figures: it is another
+    process, on ``client_cores``."""
     port = free_port()
     home = Path(tempfile.mkdtemp(prefix=f"{system.name}-", dir=workdir))  # one per start
     repo = system.source or repo
     common = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": f"{upstream}/v1", **dict(system.env)}
-    store: RedisProcess | None = None
+    store: RedisProcess | PostgresProcess | None = None
     if system.all_cores:
         cores = None
-    if system.kind == "ours":
-        memory = {"SQLITE_PATH": str(home / "checkpoints.sqlite")}
-        if system.redis:
-            # Its CPU is not in the server's figures: it is another process, on client_cores.
-            store = RedisProcess(home, persist=False, cores=client_cores)
+    with contextlib.ExitStack() as stack:
+        ready_timeout = 90.0
+        if system.kind == "ours":
+            memory = {"SQLITE_PATH": str(home / "checkpoints.sqlite")}
+            if system.redis:
+                store = RedisProcess(home, persist=False, cores=client_cores)
+                stack.callback(store.stop)
+                store.start()
+                memory = {"REDIS_URL": store.url, "REDIS_KEY_PREFIX": LOG_PREFIX}
+            env = clean_env(
+                **common,
+                **memory,
+                HOST="127.0.0.1",
+                PORT=str(port),
+                WORKERS=str(system.workers),
+                LOG_LEVEL="warning",
+                PYTHONPATH=str(repo),
+            )
+            argv = pinned(cores, [sys.executable, "-m", "app"])
+            ready, stream = f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/stream"
+        elif system.kind == "aegra":
+            store = PostgresProcess(cores=client_cores)  # finds its binaries, or says why not
+            python = aegra.ensure_venv(repo)
+            stack.callback(store.stop)
             store.start()
-            memory = {"REDIS_URL": store.url, "REDIS_KEY_PREFIX": LOG_PREFIX}
-        env = clean_env(
-            **common,
-            **memory,
-            HOST="127.0.0.1",
-            PORT=str(port),
-            WORKERS=str(system.workers),
-            LOG_LEVEL="warning",
-            PYTHONPATH=str(repo),
-        )
-        argv = pinned(cores, [sys.executable, "-m", "app"])
-        ready, stream = f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/stream"
-    else:
-        # langgraph dev resolves graph paths against its cwd and writes .langgraph_api there.
-        link_sources(repo, home)
-        env = clean_env(
-            **common,
-            LANGSMITH_TRACING="false",
-            LANGGRAPH_CLI_NO_ANALYTICS="1",
-            PYTHONPATH=str(repo),
-        )
-        cli = str(Path(sys.executable).with_name("langgraph"))
-        argv = pinned(
-            cores,
-            [
-                cli,
-                "dev",
-                "--config",
-                "langgraph.json",
-                "--no-browser",
-                "--no-reload",
-                "--port",
-                str(port),
-                "--n-jobs-per-worker",
-                "256",
-                "--server-log-level",
-                "WARNING",
-            ],
-        )
-        ready, stream = f"http://127.0.0.1:{port}/ok", f"http://127.0.0.1:{port}/runs/stream"
-    process = Process(system.name, argv, env=env, cwd=home)
-    try:
-        process.wait_for(lambda: answers_200(ready), f"GET {ready} 200", timeout=90)
+            # As for langgraph dev: the config's paths and "dependencies" resolve against it.
+            link_sources(repo, home)
+            env = clean_env(
+                **common,
+                **aegra.server_env(store.url, home / "langgraph.json"),
+                PYTHONPATH=str(repo),
+            )
+            argv = pinned(cores, aegra.server_argv(python, port))
+            ready, stream = f"http://127.0.0.1:{port}/ready", f"http://127.0.0.1:{port}/runs/stream"
+            ready_timeout = 180.0  # its database migrations run at start-up
+        else:
+            # langgraph dev resolves graph paths against its cwd and writes .langgraph_api there.
+            link_sources(repo, home)
+            env = clean_env(
+                **common,
+                LANGSMITH_TRACING="false",
+                LANGGRAPH_CLI_NO_ANALYTICS="1",
+                PYTHONPATH=str(repo),
+            )
+            cli = str(Path(sys.executable).with_name("langgraph"))
+            argv = pinned(
+                cores,
+                [
+                    cli,
+                    "dev",
+                    "--config",
+                    "langgraph.json",
+                    "--no-browser",
+                    "--no-reload",
+                    "--port",
+                    str(port),
+                    "--n-jobs-per-worker",
+                    "256",
+                    "--server-log-level",
+                    "WARNING",
+                ],
+            )
+            ready, stream = f"http://127.0.0.1:{port}/ok", f"http://127.0.0.1:{port}/runs/stream"
+        process = Process(system.name, argv, env=env, cwd=home)
+        stack.callback(process.stop)  # before the store's: callbacks run last in, first out
+        process.wait_for(lambda: answers_200(ready), f"GET {ready} 200", timeout=ready_timeout)
         yield process, stream, store
-    finally:
-        process.stop()
-        if store is not None:
-            store.stop()
