@@ -34,7 +34,7 @@ async def ready(services: ServicesDep) -> JSONResponse:
     try:
         await services.checkpointer.ping()
     except AppError as exc:
-        return JSONResponse({"error": exc.payload(None)}, status_code=exc.status)
+        return JSONResponse(exc.envelope(None), status_code=exc.status)
     return JSONResponse({"status": "ready", "checkpointer": services.checkpointer.kind})
 
 

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.credentials import Authenticator
 from app.auth.principal import OPEN, Principal
-from app.errors import Unauthenticated
+from app.errors import Unauthenticated, envelope
 from app.observability.metrics import Metrics
 
 # Liveness must answer without credentials; the playground page and assets carry no data
@@ -152,7 +152,7 @@ _REFUSED: Receive = _refused
 
 
 async def _error(send: Send, status: int, code: str, message: str, headers: dict[str, str]) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message, "requestId": None}})
+    body = orjson.dumps(envelope(code, message, None))
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

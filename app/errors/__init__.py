@@ -26,10 +26,27 @@ class AppError(Exception):
         return {}
 
     def payload(self, request_id: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message, "requestId": request_id}
-        if self.details is not None:
-            body["details"] = self.details
-        return body
+        """The envelope's inside, as an ``event: error`` frame carries it."""
+        return error_body(self.code, self.message, request_id, self.details)
+
+    def envelope(self, request_id: str | None) -> dict[str, Any]:
+        """The one envelope, as a response before the first byte carries it."""
+        return {"error": self.payload(request_id)}
+
+
+def error_body(
+    code: str, message: str, request_id: str | None, details: Any = None, **extra: Any
+) -> dict[str, Any]:
+    """``{"code", "message", "requestId"}`` (and ``details`` when there are some)."""
+    body: dict[str, Any] = {"code": code, "message": message, "requestId": request_id, **extra}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def envelope(code: str, message: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
+    """The one error envelope: ``{"error": {"code", "message", "requestId"}}``."""
+    return {"error": error_body(code, message, request_id, **extra)}
 
 
 class ValidationFailed(AppError):

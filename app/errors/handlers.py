@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from app.errors import AppError
+from app.errors import AppError, envelope
 from app.wire.json import JSONResponse
 
 log = logging.getLogger("app.errors")
@@ -28,17 +27,13 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def envelope(code: str, message: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "requestId": request_id, **extra}}
-
-
 async def app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     request.app.state.metrics.errors.labels(exc.code).inc()
     if exc.status >= 500:
         log.warning("request failed: %s: %s", exc.code, exc.message)
     return JSONResponse(
-        {"error": exc.payload(request_id_of(request))},
+        exc.envelope(request_id_of(request)),
         status_code=exc.status,
         headers=exc.headers(),
     )

@@ -34,16 +34,18 @@ from app.wire.chat_final import (
     Timings,
     Usage,
 )
+from app.wire.sse import frame
 
 _CHUNK_HEAD = b'event: stream_event\ndata: {"type":"chunk","content":'
 
 
 def chunk_frame(frame_id: int, content: str) -> bytes:
+    """``frame(frame_id, b"stream_event", <chunk>)``, its constant head written once."""
     return b"id: %d\n%s%s}\n\n" % (frame_id, _CHUNK_HEAD, orjson.dumps(content))
 
 
 def event_frame(frame_id: int, event: str, data: Any) -> bytes:
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event.encode(), orjson.dumps(data))
+    return frame(frame_id, event.encode(), orjson.dumps(data))
 
 
 def final_response(spec: RunSpec, reply: Reply) -> FinalResponse:
@@ -116,11 +118,6 @@ def final_payload(spec: RunSpec, reply: Reply) -> dict[str, Any]:
         if metadata[key] is None:
             del metadata[key]
     return payload
-
-
-def frame(frame_id: int, name: bytes, data: bytes) -> bytes:
-    """A frame from its parts, as the run log keeps them."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, name, data)
 
 
 class ChatEncoder:

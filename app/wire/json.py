@@ -16,6 +16,7 @@ give routes their own request class); tests/e2e/test_json_bodies.py checks that 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Coroutine
@@ -23,6 +24,7 @@ from typing import Any
 
 import orjson
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -92,10 +94,27 @@ class JSONRoute(APIRoute):
         return strict
 
 
+def default(value: Any) -> Any:
+    """What orjson cannot serialise by itself: messages and other pydantic models, and the
+    rest of what graph states and events hold."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def dumps(value: Any) -> bytes:
+    """The one JSON encoding of what the server sends: bodies, frames and records alike."""
+    return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+
+
 class JSONResponse(Response):
-    """The one JSON response of every route: rendered with orjson."""
+    """The one JSON response of every route."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return dumps(content)

@@ -14,13 +14,11 @@ with ``Last-Event-ID`` the same way through either API.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel
 
 from app.errors import AppError
 from app.runs.events import (
@@ -31,28 +29,8 @@ from app.runs.events import (
     StepStarted,
     ToolInputChunk,
 )
-
-
-def default(value: Any) -> Any:
-    """What orjson cannot serialise by itself: messages and other pydantic models, and the
-    rest of what graph states and events hold."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
-
-
-def sse(frame_id: int | None, event: bytes, data: bytes) -> bytes:
-    head = b"id: %d\n" % frame_id if frame_id is not None else b""
-    return b"%sevent: %s\ndata: %s\n\n" % (head, event, data)
-
+from app.wire.json import dumps
+from app.wire.sse import frame
 
 # The run metadata a message's frames leave out: the server's own binding of the thread (its
 # owner travels in no frame) and what only tracing reads.
@@ -112,7 +90,7 @@ class LangGraphEncoder:
 
     def head(self) -> bytes:
         """The first frame of every response: which run it is."""
-        return sse(None, b"metadata", dumps({"run_id": self._run_id, "attempt": 1}))
+        return frame(None, b"metadata", dumps({"run_id": self._run_id, "attempt": 1}))
 
     def prime(self, events: Sequence[RunEvent]) -> None:
         """Catch up with ``events`` (the ones before a rejoining client's position) without
@@ -162,7 +140,7 @@ class LangGraphEncoder:
 
     def error(self, frame_id: int, error: AppError) -> bytes:
         self.last_id = frame_id
-        return sse(frame_id, *self.error_parts(error))
+        return frame(frame_id, *self.error_parts(error))
 
     # -- one event -----------------------------------------------------------------------
 
@@ -176,7 +154,7 @@ class LangGraphEncoder:
         message = self._start(started)
         if self._partials:
             data = b'{%s:{"metadata":%s}}' % (orjson.dumps(message.id), message.metadata)
-            yield sse(frame_id, b"messages/metadata", data)
+            yield frame(frame_id, b"messages/metadata", data)
 
     def _frames(self, frame_id: int, event: RunEvent) -> Iterator[bytes]:
         if isinstance(event, MessageStarted):
@@ -228,7 +206,7 @@ class LangGraphEncoder:
             "usage_metadata": None,
             "tool_call_chunks": [{**chunk, "type": "tool_call_chunk"}],
         }
-        return sse(frame_id, b"messages", b"[%s,%s]" % (dumps(data), message.metadata))
+        return frame(frame_id, b"messages", b"[%s,%s]" % (dumps(data), message.metadata))
 
     def _partial(self, frame_id: int, text: str) -> bytes:
         message = self._message
@@ -253,7 +231,7 @@ class LangGraphEncoder:
                 for i, c in enumerate(message.calls.values())
             ],
         }
-        return sse(frame_id, b"messages/partial", dumps([data]))
+        return frame(frame_id, b"messages/partial", dumps([data]))
 
     def _graph_chunk(self, frame_id: int, chunk: GraphChunk) -> Iterator[bytes]:
         mode = chunk.mode
@@ -267,7 +245,7 @@ class LangGraphEncoder:
             # result) before the node's update.
             yield from self._unstreamed(frame_id, chunk.data)
         if mode in self._modes:
-            yield sse(frame_id, name, dumps(chunk.data))
+            yield frame(frame_id, name, dumps(chunk.data))
         elif (
             mode == "updates"
             and isinstance(chunk.data, dict)
@@ -276,7 +254,7 @@ class LangGraphEncoder:
         ):
             # As langgraph-api does: a client that did not ask for updates still learns of
             # the interrupt, as a values frame (useStream reads it there).
-            yield sse(frame_id, b"values", dumps(chunk.data))
+            yield frame(frame_id, b"values", dumps(chunk.data))
 
     def _unstreamed(self, frame_id: int, update: Any) -> Iterator[bytes]:
         """The messages a node wrote that no model streamed (a tool's result, a message a
@@ -292,14 +270,14 @@ class LangGraphEncoder:
                 self._seen.add(message.id)
                 metadata = {"langgraph_node": node, "langgraph_checkpoint_ns": ""}
                 if self._tuples:
-                    yield sse(frame_id, b"messages", dumps([message, metadata]))
+                    yield frame(frame_id, b"messages", dumps([message, metadata]))
                 if self._partials:
-                    yield sse(
+                    yield frame(
                         frame_id,
                         b"messages/metadata",
                         dumps({message.id: {"metadata": metadata}}),
                     )
-                    yield sse(frame_id, b"messages/complete", dumps([message]))
+                    yield frame(frame_id, b"messages/complete", dumps([message]))
 
 
 def _args(text: str) -> Any:
@@ -336,5 +314,5 @@ class LogReader:
         if name == b"*":
             return data
         if name == b"error":
-            return sse(position, b"error", data)
+            return frame(position, b"error", data)
         return b""  # final: the end, which shows nothing

@@ -119,3 +119,13 @@ class EventStream(EventSourceResponse):
             await send(message)
         else:
             await super()._send_with_timeout(send, message)
+
+
+def frame(frame_id: int | None, event: bytes, data: bytes) -> bytes:
+    """One Server-Sent Events frame: its id (none for a frame outside the run's positions),
+    its event name and its one line of data. Every wire format builds its frames here (the chat
+    API's chunk and LangGraph's messages-tuple frames are this with their constant head
+    precomputed, for the token path)."""
+    if frame_id is None:
+        return b"event: %s\ndata: %s\n\n" % (event, data)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event, data)

@@ -27,10 +27,10 @@ from app.observability.logs import turn_context
 from app.runs.events import Reply
 from app.runs.run import Run
 from app.threads.access import may_see
-from app.wire.chat import ChatEncoder, final_payload, frame
+from app.wire.chat import ChatEncoder, final_payload
 from app.wire.chat_final import FinalResponse
 from app.wire.json import JSONResponse, JSONRoute
-from app.wire.sse import EventStream
+from app.wire.sse import EventStream, frame
 
 log = logging.getLogger("app.chat")
 router = APIRouter(tags=["chat"], route_class=JSONRoute)

@@ -45,8 +45,9 @@ from app.runs.run import Run
 from app.runs.spec import GRAPH_MODES, STREAM_MODES, RunSpec
 from app.stores.records import ThreadRecord
 from app.threads.access import FoundThread
-from app.wire.json import JSONRoute
-from app.wire.langgraph import LangGraphEncoder, LogReader, dumps, sse
+from app.wire.json import JSONRoute, dumps
+from app.wire.langgraph import LangGraphEncoder, LogReader
+from app.wire.sse import frame
 
 log = logging.getLogger("app.langgraph")
 router = APIRouter(tags=["langgraph: runs"], route_class=JSONRoute)
@@ -416,7 +417,7 @@ async def join_stream(
 
 async def _log_frames(services: Services, run_id: str, after: int) -> AsyncIterator[bytes]:
     """A run of another replica, from its log."""
-    yield sse(None, b"metadata", dumps({"run_id": run_id, "attempt": 1}))
+    yield frame(None, b"metadata", dumps({"run_id": run_id, "attempt": 1}))
     run_log = services.run_log
     last = after
     try:
@@ -427,7 +428,7 @@ async def _log_frames(services: Services, run_id: str, after: int) -> AsyncItera
                 last = batch[-1][0]
                 yield b"".join(reader.frame(*entry) for entry in batch)
     except AppError as exc:
-        yield sse(last + 1, b"error", dumps({"error": exc.code, "message": exc.message}))
+        yield frame(last + 1, b"error", dumps({"error": exc.code, "message": exc.message}))
 
 
 def _modes(values: list[str] | None) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from langgraph.types import StateSnapshot
 from app.runs.run import Run
 from app.stores.records import RunRecord, ThreadRecord, ThreadStatus
 from app.threads.records import outcome, run_record
-from app.wire.langgraph import dumps
+from app.wire.json import JSONResponse
 
 
 def iso(seconds: float) -> str:
@@ -24,7 +24,7 @@ def iso(seconds: float) -> str:
 def json_response(
     payload: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(dumps(payload), status_code, headers, media_type="application/json")
+    return JSONResponse(payload, status_code, headers)
 
 
 def search_page(
