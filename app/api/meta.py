@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.auth.principal import PrincipalDep
 from app.deps import ServicesDep
 from app.errors import AppError
-from app.errors.envelope import ErrorEnvelope
+from app.errors.openapi import ErrorEnvelope
 from app.wire.json import JSONResponse, JSONRoute
 
 router = APIRouter(tags=["server"], route_class=JSONRoute)

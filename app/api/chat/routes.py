@@ -22,7 +22,7 @@ from app.auth.principal import Principal, PrincipalDep, acting_scope, acting_use
 from app.auth.stream_tokens import ACCESS_TTL, check_stream_token, stream_token
 from app.deps import Services, ServicesDep
 from app.errors import AppError, RunNotFound, Unauthenticated, UpstreamError
-from app.errors.envelope import AUTH_REFUSALS, ErrorEnvelope
+from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope
 from app.observability.logs import turn_context
 from app.runs.events import Reply
 from app.runs.run import Run

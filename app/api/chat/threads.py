@@ -11,8 +11,8 @@ from app.api.params import ThreadIdPath, UserIdQuery
 from app.auth.principal import PrincipalDep, UserHeader, acting_scope, acting_user
 from app.deps import ServicesDep
 from app.errors import ThreadBusy
-from app.errors.envelope import AUTH_REFUSALS, ErrorEnvelope
 from app.errors.mapping import raise_mapped
+from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope
 from app.runs.tap import attachments_of as _attachments
 from app.wire.json import JSONRoute
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.langgraph import assistants, runs, system, threads
-from app.errors.envelope import AUTH_REFUSALS, ErrorEnvelope
+from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope
 from app.wire.json import JSONRoute
 
 # Every refusal is the server's one error envelope, as in the seed API.

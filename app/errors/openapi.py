@@ -1,5 +1,5 @@
-"""The one error envelope, ``{"error": {"code", "message", "requestId"}}``, as a model for the
-OpenAPI document, and the refusals every route that acts for a user may answer."""
+"""The one error envelope as models, for the OpenAPI document (``{"error": {"code", "message",
+"requestId"}}``), and the refusals every route that acts for a user may answer."""
 
 from __future__ import annotations
 
