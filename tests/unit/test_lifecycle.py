@@ -5,7 +5,6 @@ event; a refused start gives back what it took; a failing step does not skip the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ from app.stores import Stores
 from app.stores.claims import MemoryClaims
 from app.stores.limits import MemoryLimits
 from app.stores.records import RunEnd
-from app.stores.run_log import Codec, LogFrame, RunOwner
+from app.stores.run_log import Codec, MemoryRunLog
 from app.threads.records import RecordKeeper
 from tests.unit.support import ScriptedExecutor, spec
 
@@ -58,7 +57,7 @@ class Limits(MemoryLimits):
         await super().release(user, request_id)
 
 
-class RunLog:
+class RunLog(MemoryRunLog):
     def __init__(self, journal: Journal, *, fail_end: bool = False) -> None:
         self.journal = journal
         self.fail_end = fail_end
@@ -72,22 +71,6 @@ class RunLog:
         self.journal.calls.append("run_log.end")
         if self.fail_end:
             raise OSError("the log's store went away")
-
-    async def owner(self, request_id: str) -> RunOwner | None:
-        return None
-
-    async def ended_by(self, request_id: str, position: int) -> bool:
-        return False
-
-    async def last_named(self, request_id: str, name: bytes, before: int) -> bytes | None:
-        return None
-
-    async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
-        return
-        yield
-
-    async def aclose(self) -> None:
-        return None
 
 
 class Records:
