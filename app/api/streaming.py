@@ -105,7 +105,7 @@ async def run_frames(
         metrics.active_streams.dec()
         watcher.cancel()
         # The client is gone (or the stream ended): the run's follower count dropped, and
-        # Runs decides whether the run goes on (RECONNECT_GRACE_SECONDS, ON_DISCONNECT).
+        # the registry decides whether the run goes on (RECONNECT_GRACE_SECONDS, ON_DISCONNECT).
 
 
 def event_stream(

@@ -49,6 +49,13 @@ def envelope(code: str, message: str, request_id: str | None, **extra: Any) -> d
     return {"error": error_body(code, message, request_id, **extra)}
 
 
+class UnsupportedMediaType(AppError):
+    """A body that is not JSON (``curl -d`` without a ``Content-Type`` sends a form)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(AppError):
     status = 422
     code = "validation_error"

@@ -39,7 +39,7 @@ class MessageStarted:
     and tool-call deltas after it, up to the next one, belong to message ``id``. ``metadata``
     is the model call's run metadata (node, step, checkpoint namespace, model), as LangGraph's
     messages stream mode reports it. (It carries its text rather than coming before it so
-    that every event is one frame of the seed's view, whose frame ids are event positions.)"""
+    that every event is one frame of the chat API's view, whose frame ids are event positions.)"""
 
     id: str
     metadata: Mapping[str, Any]

@@ -1,6 +1,6 @@
 """Running a turn: the graph invoked on the thread, its events streamed, its reply read back.
 
-:meth:`TurnRunner.run` hands each run event (text deltas, tool steps) to a callback as it
+:meth:`RunExecutor.run` hands each run event (text deltas, tool steps) to a callback as it
 happens and returns the :class:`Reply`, read from the graph's state through the version's
 :class:`~graphs.Conversation`; a turn that fails part-way raises an :class:`AppError`.
 """
@@ -13,9 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint
+from langchain_core.messages import BaseMessage
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 
@@ -23,18 +21,14 @@ from app.errors import InterruptPending, MaxStepsExceeded, NoPendingInterrupt, U
 from app.errors.mapping import to_app_error
 from app.runs.events import Interrupt, Reply, RunEvent
 from app.runs.graph_modes import stream_graph
+from app.runs.repair import close_unanswered, keep_partial, roll_back
 from app.runs.spec import RunSpec
 from app.runs.tap import Tap
 from app.settings import Settings
-from graphs import Conversation, GraphVersion, StepLimitExceeded
+from graphs import GraphVersion, StepLimitExceeded
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 log = logging.getLogger("app.turns")
-
-# What a tool call cut short by a cancel gets as its result, so the thread stays valid for
-# the next turn (a chat-completions request with a tool call but no result is refused).
-CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this turn before the tool finished."
-FAILED_TOOL_RESULT = "Not run: the turn failed before this tool call finished."
 
 
 class RunCancelled(Exception):
@@ -46,7 +40,7 @@ class RunCancelled(Exception):
 
 
 class RunExecutor:
-    """Runs turns on the graphs compiled (with the checkpointer) at start-up."""
+    """Runs specs on the graphs compiled (with the checkpointer) at start-up."""
 
     def __init__(self, settings: Settings, graphs: Mapping[str, Graph], provider: str) -> None:
         self._settings = settings
@@ -129,9 +123,9 @@ class RunExecutor:
             # thread reads as the client saw it, then report the partial reply.
             text = tap.text()
             if rollback():
-                await self._roll_back(spec)
+                await roll_back(graph, spec)
             else:
-                await self._keep_partial(spec, kept, text)
+                await keep_partial(graph, spec, kept, text)
             raise RunCancelled(self._reply(spec, tap, text, None, "cancelled")) from None
         except TimeoutError:
             waited = "first token" if tap.ttft_ms is None else "whole reply"
@@ -139,12 +133,12 @@ class RunExecutor:
                 f"The model provider timed out waiting for the {waited}."
             ) from None
         except (StepLimitExceeded, GraphRecursionError) as exc:
-            await self._close_unanswered(spec)
+            await close_unanswered(graph, spec)
             raise MaxStepsExceeded(
                 f"The agent stopped: {exc}. The steps it finished are kept in the thread."
             ) from None
         except Exception as exc:
-            await self._close_unanswered(spec)
+            await close_unanswered(graph, spec)
             error = to_app_error(exc, streaming=tap.ttft_ms is not None)
             if error is None:
                 raise
@@ -189,126 +183,3 @@ class RunExecutor:
             interrupt=interrupt,
             text_deltas=tap.deltas,
         )
-
-    async def _close_unanswered(self, spec: RunSpec) -> None:
-        """After a failed turn, make the thread valid for its next request to a model."""
-        graph = self._graphs[spec.graph.ref]
-        conversation = spec.graph.conversation
-        try:
-            values = (await graph.aget_state(spec.config())).values
-            fixes = _repairs(conversation, values, spec.reply_after, FAILED_TOOL_RESULT)
-            if fixes:
-                await graph.aupdate_state(
-                    spec.config(), conversation.update(fixes), as_node=conversation.reply_node
-                )
-        except Exception:
-            log.exception("could not close the tool calls of failed turn %s", spec.request_id)
-
-    async def _roll_back(self, spec: RunSpec) -> None:
-        """Put the thread back as it was before ``turn``: a copy of its latest checkpoint from
-        before the turn becomes the head (so history still shows what happened), or, for a
-        thread the turn began, the thread goes."""
-        graph = self._graphs[spec.graph.ref]
-        saver = graph.checkpointer
-        assert isinstance(saver, BaseCheckpointSaver)
-        config = spec.config()
-        head_config: RunnableConfig = {
-            "configurable": {"thread_id": spec.thread_id, "checkpoint_ns": ""}
-        }
-        try:
-            head = await saver.aget_tuple(head_config)
-            before = None
-            async for saved in saver.alist(head_config):
-                if saved.metadata.get("request_id") != spec.request_id:
-                    before = saved
-                    break
-            if before is None and getattr(saver, "keep_history", True) is False:
-                # Only the latest checkpoint is kept (REDIS_KEEP_HISTORY=false): what came
-                # before the turn is not there to go back to, so nothing is thrown away.
-                log.warning("no history to roll %s back to; its thread is left", spec.request_id)
-                return
-            if head is None or before is None:  # the turn began the thread
-                await saver.adelete_thread(spec.thread_id)
-                return
-            step = int(head.metadata.get("step") or 0) + 1
-            checkpoint = create_checkpoint(before.checkpoint, None, step)
-            # Not LangGraph's "__copy__" update, which writes no metadata of ours: the copy
-            # carries the thread's binding (owner, graph) like any of its checkpoints.
-            metadata = {**config["metadata"], "request_id": f"{spec.request_id}:rollback"}
-            await saver.aput(
-                {**head.config, "metadata": metadata},
-                checkpoint,
-                {"source": "fork", "step": step, "parents": {}},
-                dict(checkpoint["channel_versions"]),
-            )
-        except Exception:
-            log.exception("could not roll back the thread of %s", spec.request_id)
-
-    async def _keep_partial(self, spec: RunSpec, kept: list[BaseMessage], text: str) -> None:
-        """Save the user's message (``kept``: the turn's input messages) and the partial
-        reply as the turn's outcome, and make the thread valid for its next request to a
-        model (as after a failure).
-
-        Message ids make this idempotent: if the cancelled run had saved the user's message,
-        it is replaced, not repeated.
-        """
-        graph = self._graphs[spec.graph.ref]
-        conversation = spec.graph.conversation
-        try:
-            values = (await graph.aget_state(spec.config())).values
-            fixes = _repairs(conversation, values, spec.reply_after, CANCELLED_TOOL_RESULT)
-            # The cancel may land after the last token, while the run's own exit checkpoint
-            # (holding the whole reply) is being written: then there is nothing to add.
-            saved_ids = {m.id for m in conversation.messages(values)}
-            if all(m.id in saved_ids for m in kept):
-                done = conversation.turn_messages(values, spec.reply_after)
-                last = done[-1] if done else None
-                if isinstance(last, AIMessage) and not last.tool_calls and not fixes:
-                    return
-            messages: list[BaseMessage] = list(kept)
-            messages.extend(fixes)
-            if text:
-                messages.append(AIMessage(text, id=f"{spec.request_id}:assistant"))
-            if not messages:
-                return
-            await graph.aupdate_state(
-                spec.config(), conversation.update(messages), as_node=conversation.reply_node
-            )
-        except Exception:
-            log.exception("could not save the partial reply of %s", spec.request_id)
-
-
-def _repairs(
-    conversation: Conversation, values: Mapping[str, Any], message_id: str | None, result: str
-) -> list[BaseMessage]:
-    """What makes a saved thread valid for its next chat-completions request after a turn
-    that did not end well: the turn's AI messages rewritten without the tool calls that have
-    no id (a stream the client could not merge), then an error ``result`` for every call left
-    without one (a request with a tool call but no result is refused)."""
-    fixes: list[BaseMessage] = []
-    for message in conversation.turn_messages(values, message_id):
-        if isinstance(message, AIMessage) and (
-            message.invalid_tool_calls or any(not c.get("id") for c in message.tool_calls)
-        ):
-            kept = [c for c in message.tool_calls if c.get("id")]
-            fixes.append(message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": []}))
-    by_id = {m.id: m for m in fixes}
-    saved = [by_id.get(m.id, m) for m in conversation.messages(values)]
-    fixes.extend(
-        ToolMessage(result, tool_call_id=call_id, name=name, status="error")
-        for call_id, name in _unanswered_tool_calls(saved)
-    )
-    return fixes
-
-
-def _unanswered_tool_calls(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
-    """Tool calls of the conversation's AI messages that have no tool result yet."""
-    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
-    unanswered: list[tuple[str, str]] = []
-    for message in messages:
-        if isinstance(message, AIMessage):
-            for call in message.tool_calls:
-                call_id = call.get("id")
-                if call_id and call_id not in answered:
-                    unanswered.append((call_id, call["name"]))
-    return unanswered

@@ -29,7 +29,7 @@ class RunRegistry:
 
     One run per thread at a time, so a thread's history never interleaves: a second request on
     a busy thread is refused (``multitask="reject"``) or waits its turn (``"enqueue"``). The
-    ``ledger`` extends both rules, and cancel, across replicas.
+    ``claims`` extend both rules, and cancel, across replicas.
     """
 
     def __init__(
@@ -186,7 +186,7 @@ class RunRegistry:
         if running is not None:
             raise ThreadBusy.running(spec.thread_id, running.spec.request_id)
         await self.claims.claim(spec.request_id, spec.thread_id)
-        # The ledger may have awaited: re-check what this process started meanwhile.
+        # The claims may have awaited: re-check what this process started meanwhile.
         if spec.request_id in self._by_request or spec.thread_id in self._by_thread:
             await self.claims.release(spec.request_id, spec.thread_id)
             running = self._by_thread.get(spec.thread_id)

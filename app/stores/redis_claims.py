@@ -1,5 +1,5 @@
-"""The ledger of replicas that share Redis: see :mod:`app.stores.claims`. Its own module, so that a
-server without Redis never imports the Redis client (about 5 MB)."""
+"""The claims of replicas that share Redis: see :mod:`app.stores.claims`. Its own module, so
+that a server without Redis never imports the Redis client (about 5 MB)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class RedisClaims:
 
     @property
     def client(self) -> aioredis.Redis:
-        """The Redis client the ledger uses, which the run log and limits share."""
+        """The Redis client the claims use, which the run log and limits share."""
         return self._client
 
     def _run_key(self, request_id: str) -> str:
@@ -164,8 +164,8 @@ class RedisClaims:
     def start(self, on_cancel: Callable[[str, bool], None]) -> None:
         """Start the heartbeat and the cancel listener."""
         self._tasks = [
-            asyncio.create_task(self._heartbeat(), name="ledger-heartbeat"),
-            asyncio.create_task(self._listen(on_cancel), name="ledger-cancels"),
+            asyncio.create_task(self._heartbeat(), name="claims-heartbeat"),
+            asyncio.create_task(self._listen(on_cancel), name="claims-cancels"),
         ]
 
     async def stop(self) -> None:

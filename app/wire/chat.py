@@ -1,4 +1,4 @@
-"""The seed's wire format: ``stream_event`` chunk frames, then ``final`` (or ``error``).
+"""The chat API's wire format: ``stream_event`` chunk frames, then ``final`` (or ``error``).
 
 Frames are built here rather than through sse-starlette's ``ServerSentEvent`` because a chunk
 frame is sent for every token: one ``orjson.dumps`` and one bytes join per token is all the
@@ -60,7 +60,7 @@ def final_response(spec: RunSpec, reply: Reply) -> FinalResponse:
             userId=spec.user_id,
             agentId=spec.agent_id,
             graphType=spec.graph.ref,
-            model=reply.model or getattr(spec.settings, "model", None) or "unknown",
+            model=_model_of(spec, reply),
             provider=reply.provider,
             usage=Usage(
                 inputTokens=usage.get("input_tokens", 0),
@@ -121,7 +121,7 @@ def final_payload(spec: RunSpec, reply: Reply) -> dict[str, Any]:
 
 
 class ChatEncoder:
-    """Encodes one run's events as the seed's frames; a frame's id is the event's position in
+    """Encodes one run's events as the chat API's frames; a frame's id is the event's position in
     the run's log. The first frame of a response also carries ``retry:``, so a browser's
     ``EventSource`` reconnects promptly (it keeps the value for the connection's life)."""
 
@@ -172,6 +172,16 @@ class ChatEncoder:
         if self._retry and frames:
             frames, self._retry = self._retry + frames, b""
         return frames
+
+
+def _model_of(spec: RunSpec, reply: Reply) -> str:
+    """The model that answered; for a reply that never heard back from one (a cancel before
+    its end), the one the settings asked for, or the offline model's name when that answered."""
+    if reply.model:
+        return reply.model
+    if reply.provider == "offline":
+        return "offline"
+    return str(getattr(spec.settings, "model", None) or "unknown")
 
 
 def _ms(value: float | None) -> float | None:

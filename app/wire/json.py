@@ -28,6 +28,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.errors import UnsupportedMediaType
+
 # orjson reads an integer literal outside [-2**63, 2**64) as a float; every such literal has
 # at least 19 digits, so a body without a run of 19 digits cannot hold one.
 _LONG_DIGITS = re.compile(rb"\d{19}")
@@ -84,11 +86,30 @@ class JSONRequest(Request):
         return loads(await self.body())
 
 
+def _refuse_other_media(request: Request) -> None:
+    """A body sent as anything but JSON is a 415 that says what to send: FastAPI would read a
+    form (curl's default for ``-d``) as no body at all, a 422 that never names the cause."""
+    given = request.headers.get("content-type")
+    if given is None:
+        return  # FastAPI reads a body without a media type as JSON
+    media = given.partition(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        f"the body must be JSON, sent with 'Content-Type: application/json' (this request's "
+        f"is {given[:100]!r}); with curl, add -H 'Content-Type: application/json'"
+    )
+
+
 class JSONRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
+        takes_body = self.body_field is not None
+
         async def strict(request: Request) -> Response:
+            if takes_body:
+                _refuse_other_media(request)
             return await handler(JSONRequest(request.scope, request.receive))
 
         return strict

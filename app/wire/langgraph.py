@@ -2,13 +2,13 @@
 for, as ``langgraph-api`` sends them.
 
 ``messages-tuple`` frames are built from the run's model deltas (:class:`MessageStarted`, text,
-tool-call chunks), the same events the seed's chunk frames come from: each message's constant
+tool-call chunks), the same events the chat API's chunk frames come from: each message's constant
 part (its id and its metadata) is encoded once, and a token costs one ``orjson.dumps`` of its
-text and a bytes join, as a seed chunk does. Messages no model streamed (a tool's result) come
+text and a bytes join, as a chat chunk does. Messages no model streamed (a tool's result) come
 from the graph's ``updates``. The graph's own modes (``values``, ``updates``, ``custom``,
 ``debug``, ``events``) are its :class:`GraphChunk` items, serialised as they are.
 
-A frame's id is its event's position in the run, as in the seed's view, so a client rejoins
+A frame's id is its event's position in the run, as in the chat API's view, so a client rejoins
 with ``Last-Event-ID`` the same way through either API.
 """
 

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-# A 512-byte window (the least zlib allows) still reaches back over a whole seed chunk frame,
+# A 512-byte window (the least zlib allows) still reaches back over a whole chat chunk frame,
 # whose repeated head is what compresses; with memLevel 2 a stream's compressor holds about
 # 10 KiB instead of zlib's default 256 KiB. A LangGraph messages-tuple frame is about 500 bytes,
 # most of them the same as the previous frame's: a 4 KiB window (about 24 KiB a stream) reaches

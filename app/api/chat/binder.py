@@ -80,7 +80,11 @@ class Binder:
 
     def _content(self, content: str) -> str:
         if not content.strip():
-            raise ValidationFailed("message.content is empty")
+            raise ValidationFailed(
+                "message.content is empty: send the user's message as text, or 'resume' "
+                "to answer a pending interrupt",
+                details={"field": "message.content"},
+            )
         if "\x00" in content:
             raise ValidationFailed("message.content contains a null byte")
         if len(content) > self._settings.max_message_chars:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.params import Id
 
-SEED_STREAM_EXAMPLE: dict[str, Any] = {
+CHAT_STREAM_EXAMPLE: dict[str, Any] = {
     "requestId": "req-001",
     "threadId": "thread-001",
     "userId": "user-001",
@@ -23,13 +23,14 @@ SEED_STREAM_EXAMPLE: dict[str, Any] = {
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, description="The user's message")
+    # Not min_length: an empty message and a blank one get the binder's one refusal.
+    content: str = Field(description="The user's message (not empty nor blank)")
 
 
 class ChatRequest(BaseModel):
     """Body of ``POST /stream`` and ``POST /generate``."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [SEED_STREAM_EXAMPLE]})
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [CHAT_STREAM_EXAMPLE]})
 
     request_id: Id | None = Field(None, alias="requestId", description="Generated when absent")
     thread_id: Id | None = Field(None, alias="threadId", description="Generated when absent")

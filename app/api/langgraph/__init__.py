@@ -1,5 +1,5 @@
 """The LangGraph server API (the part LangGraph Studio and LangGraph's SDKs use), over the same
-threads, runs, identity and limits as the seed API. Shapes follow ``langgraph-api``'s OpenAPI
+threads, runs, identity and limits as the chat API. Shapes follow ``langgraph-api``'s OpenAPI
 document; what is not implemented is refused by name."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from app.api.langgraph import assistants, runs, system, threads
 from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope
 from app.wire.json import JSONRoute
 
-# Every refusal is the server's one error envelope, as in the seed API.
+# Every refusal is the server's one error envelope, as in the chat API.
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_REFUSALS,
     404: {"model": ErrorEnvelope, "description": "No such assistant, thread or run (or not yours)"},

@@ -1,9 +1,10 @@
 """Runs: stream, wait, background, join, rejoin, cancel and list, on a thread or stateless.
 
-A LangGraph API run is the seed API's run: bound into a :class:`Turn` (with a
-:class:`GraphRun`), started through the same ``Runs`` (one per thread, claimed through the same
-ledger, within the same per-user limits), logged the same way, and shown through the LangGraph
-encoder instead of the seed's.
+A LangGraph API run is the chat API's run: this module's binder (``_prepare``) makes the same
+:class:`~app.runs.spec.RunSpec` from LangGraph's body (its input or command, stream modes,
+durability, checkpoint and config as data), started through the same lifecycle (one run per
+thread, claimed through the same claims, within the same per-user limits), logged the same way,
+and shown through the LangGraph encoder instead of the chat API's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Threads: the same threads as the seed API's, with their records, states and history."""
+"""Threads: the same threads as the chat API's, with their records, states and history."""
 
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def thread_payload(
     status: ThreadStatus,
     owner: str,
 ) -> dict[str, Any]:
-    """A ``Thread``. A thread that only the seed API has used has no record: its times and
+    """A ``Thread``. A thread that only the chat API has used has no record: its times and
     metadata come from its checkpoints."""
     created = updated = snapshot.created_at if snapshot is not None else None
     metadata: dict[str, Any] = {}
