@@ -11,11 +11,11 @@ $(BIN)/python:
 
 # Stamps re-run the install whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[examples]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,examples]'
 	touch $@ $(VENV)/.installed
 
 ## run: set up and start the server (offline model and SQLite memory unless configured)

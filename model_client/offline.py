@@ -10,9 +10,11 @@ by simple rules on the user's message: arithmetic -> ``calculator``, "time" ->
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import uuid
+import zoneinfo
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -38,6 +40,45 @@ _ARITHMETIC = re.compile(
     r"[-(]*\d[\d.\s]*(?:\s*(?:\*\*|[-+*/%^x\u00d7\u00f7])\s*[-(]*\d[\d.)\s]*)+"
 )
 _ZONE = re.compile(r"\b([A-Z][a-z]+(?:_[A-Z][a-z]+)*/[A-Z][A-Za-z_]+)\b")
+_CITY = re.compile(r"\b([A-Z][a-z]+(?:[ _][A-Z][a-z]+)*)\b")
+
+
+@functools.cache
+def _zones_by_city() -> dict[str, str]:
+    """ "tokyo" -> "Asia/Tokyo", "new york" -> "America/New_York": the IANA zones named after a
+    city, so that "What time is it in Tokyo?" asks for Tokyo's time."""
+    zones: dict[str, str] = {}
+    for zone in sorted(zoneinfo.available_timezones()):
+        area, _, city = zone.rpartition("/")
+        if area and area.split("/")[0] in _AREAS:
+            zones.setdefault(city.replace("_", " ").lower(), zone)
+    return zones
+
+
+_AREAS = {
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+}
+
+
+def _timezone_in(text: str) -> str:
+    """The IANA zone a message names (``Asia/Tokyo``, or a city such as Tokyo), else UTC."""
+    zone = _ZONE.search(text)
+    if zone:
+        return zone.group(1)
+    cities = _zones_by_city()
+    for match in _CITY.finditer(text):
+        found = cities.get(match.group(1).replace("_", " ").lower())
+        if found:
+            return found
+    return "UTC"
 
 
 def offline_reply(messages: Sequence[BaseMessage]) -> str:
@@ -68,8 +109,7 @@ def choose_tool(text: str, tools: Sequence[str]) -> tuple[str, dict[str, Any]] |
         expression = expression.replace("\u00f7", "/")
         return "calculator", {"expression": expression.rstrip("?.! ")}
     if "current_time" in tools and re.search(r"\btime\b", lowered):
-        zone = _ZONE.search(text)
-        return "current_time", {"timezone": zone.group(1) if zone else "UTC"}
+        return "current_time", {"timezone": _timezone_in(text)}
     if "search_docs" in tools and re.search(r"how do i|\bdocs?\b|documentation", lowered):
         return "search_docs", {"query": text}
     return None

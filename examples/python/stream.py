@@ -5,7 +5,7 @@
 Set ``API_KEY`` in the environment for a server that needs credentials: a service key
 (``API_KEYS``), a user key (``USER_API_KEYS``) or a JWT. ``USER_ID`` names who the turn is for
 (a service key may name anyone; a user credential is its own user, so leave it unset). Needs
-``httpx`` and ``httpx-sse`` (``pip install httpx httpx-sse``).
+``httpx`` and ``httpx-sse``, which ``make run`` installs into ``.venv`` (the ``examples`` extra).
 """
 
 from __future__ import annotations

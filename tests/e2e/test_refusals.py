@@ -125,3 +125,48 @@ async def test_invalid_json_is_422(client: httpx.AsyncClient) -> None:
         "/stream", content=b"{not json", headers={"content-type": "application/json"}
     )
     _error(response, 422, "validation_error")
+
+
+async def test_a_body_sent_without_a_json_content_type_is_a_415_that_names_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """curl's -d alone sends a form: the refusal says to send Content-Type: application/json."""
+    answer = await client.post(
+        "/stream",
+        content=b'{"message": {"content": "hi"}}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    error = _error(answer, 415, "unsupported_media_type")
+    assert "Content-Type: application/json" in error["message"]
+    assert "application/x-www-form-urlencoded" in error["message"]
+
+
+async def test_an_empty_and_a_blank_message_get_the_same_refusal(
+    client: httpx.AsyncClient,
+) -> None:
+    """One style for every empty-content case: same code, message and requestId."""
+    empty, blank = [
+        _error(
+            await client.post("/stream", json={"requestId": rid, "message": {"content": c}}),
+            422,
+            "validation_error",
+        )
+        for rid, c in (("r-empty", ""), ("r-blank", "  \n"))
+    ]
+
+    assert empty["message"] == blank["message"]
+    assert "message.content is empty" in empty["message"]
+    assert (empty["requestId"], blank["requestId"]) == ("r-empty", "r-blank")
+
+
+async def test_another_users_thread_says_how_to_name_its_owner(
+    client: httpx.AsyncClient,
+) -> None:
+    """History read without the owner's userId: a 404 that says what to pass."""
+    made = await client.post("/generate", json=turn("hi", thread="owned", user="alice"))
+    assert made.status_code == 200
+
+    error = _error(await client.get("/threads/owned/messages"), 404, "thread_not_found")
+
+    assert "userId" in error["message"] and "credential" in error["message"]

@@ -134,3 +134,13 @@ def test_langgraph_log_entries_are_compact_and_read_back_as_the_live_frames() ->
         if entry is not None
     )
     assert rebuilt == expected
+
+
+def test_a_reply_that_names_no_model_shows_the_one_that_answered() -> None:
+    """A cancelled turn's reply has no model of its own: offline says offline, not the
+    settings' model."""
+    offline = ChatEncoder(spec()).parts(reply("partial", model=None, provider="offline"))
+    online = ChatEncoder(spec()).parts(reply("partial", model=None, provider="openai"))
+
+    assert offline is not None and orjson.loads(offline[1])["metadata"]["model"] == "offline"
+    assert online is not None and orjson.loads(online[1])["metadata"]["model"] == "gpt-4o-mini"

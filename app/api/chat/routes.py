@@ -168,7 +168,10 @@ async def rejoin(
     last_event_query: Annotated[str | None, Query(alias="lastEventId", max_length=20)] = None,
 ) -> Response:
     after = log_position(last_event_id if last_event_id is not None else last_event_query)
-    missing = RunNotFound(f"no run {request_id!r} to rejoin (unknown, not yours, or expired)")
+    missing = RunNotFound(
+        f"no run {request_id!r} to rejoin: unknown, expired, or another user's (a run is seen "
+        "only by its owner: name the owner's userId, or send the owner's credential)"
+    )
     if principal is None:  # no credential, but the access token of POST /start's streamUrl
         if not (
             user_id
