@@ -10,15 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from app.api import langgraph, meta, playground
+from app.api import handlers, langgraph, meta, playground
 from app.api.chat import routes as chat
 from app.api.chat import threads
 from app.api.chat.binder import Binder
+from app.api.deps import Services
 from app.api.langgraph.catalog import Assistants
 from app.auth.credentials import authenticator_for
 from app.auth.guard import Guard
-from app.deps import Services
-from app.errors import handlers
 from app.observability.metrics import Metrics
 from app.runs.execute import RunExecutor
 from app.runs.lifecycle import Lifecycle

@@ -112,9 +112,19 @@ def test_api_routes_import_no_store_backend() -> None:
     assert _offenders("api", lambda name: name.startswith(BACKENDS)) == {}
 
 
-def test_stores_import_nothing_of_the_apis_nor_the_wire() -> None:
-    """Stores are below the APIs: they import no route, binder or encoder."""
-    assert _offenders("stores", lambda name: name.startswith(("app.api", "app.wire"))) == {}
+def test_stores_import_nothing_above_them() -> None:
+    """Stores are below the run model and the APIs: no route, binder, encoder or run (a log
+    names a run by its shape)."""
+    above = ("app.api", "app.wire", "app.runs", "app.threads", "app.auth")
+    assert _offenders("stores", lambda name: name.startswith(above)) == {}
+
+
+def test_errors_are_the_ground_floor() -> None:
+    """The error hierarchy imports nothing else of the app."""
+    assert (
+        _offenders("errors", lambda n: n.startswith("app.") and not n.startswith("app.errors"))
+        == {}
+    )
 
 
 def test_runs_import_no_api_and_no_store_backend() -> None:

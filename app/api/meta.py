@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from app.api.deps import ServicesDep
 from app.auth.principal import PrincipalDep
-from app.deps import ServicesDep
 from app.errors import AppError
 from app.errors.openapi import ErrorEnvelope
 from app.wire.json import JSONResponse, JSONRoute

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import anyio
 
-from app.deps import Services
+from app.api.deps import Services
 from app.errors import AppError, ValidationFailed
 from app.runs.events import RunEvent
 from app.runs.run import Run

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from app.observability.metrics import Metrics
 from app.runs.events import Reply
@@ -23,7 +23,6 @@ from app.runs.run import Run
 from app.runs.spec import RunSpec
 from app.stores import Stores
 from app.stores.run_log import Codec
-from app.threads.records import RecordKeeper
 
 log = logging.getLogger("app.runs")
 
@@ -31,6 +30,12 @@ log = logging.getLogger("app.runs")
 STEP_LIMIT = 2.0
 
 Step = tuple[str, Callable[[Run], Coroutine[Any, Any, None]]]
+
+
+class Recorder(Protocol):
+    """What writes a run's records as it ends (``app.threads.records.RecordKeeper``)."""
+
+    async def end(self, run: Run) -> None: ...
 
 
 class Lifecycle:
@@ -41,7 +46,7 @@ class Lifecycle:
         registry: RunRegistry,
         stores: Stores,
         metrics: Metrics,
-        records: RecordKeeper,
+        records: Recorder,
         codec_for: Callable[[RunSpec], Codec],
     ) -> None:
         self.registry = registry

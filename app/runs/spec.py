@@ -4,7 +4,7 @@ What differs between APIs is data here, not a second type: the chat API's binder
 user's message (or a ``Command`` answering an interrupt) in ``input`` and asks for none of the
 graph's own stream modes, so the graph runs with ``ainvoke``; LangGraph's binder puts the
 graph input as the client sent it and the modes its client asked to see. ``wire`` names the
-format the run is shown and logged in (``app.wire.codec``).
+format the run is shown and logged in (the wire package's codec picks the encoder by it).
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.errors import RunLost, StoreUnavailable
-from app.runs.run import Run
-from app.stores.run_log import Codec, LogFrame, RunOwner
+from app.stores.run_log import Codec, LogFrame, Run, RunOwner
 from redis_saver.errors import RedisUnavailable
 from redis_saver.transport import RedisTransport
 

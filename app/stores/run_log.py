@@ -7,22 +7,46 @@ a server with no Redis, logs nothing and knows no run: there is no other replica
 way an API's rejoin is one code path: the registry first, then the log.
 
 A log keeps frames in the wire format of the API that started the run (its :class:`Codec`,
-from ``app.wire.codec``), as ``(position, event name, data)``.
+given by the wire package's codec), as ``(position, event name, data)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from app.errors import AppError
 
-if TYPE_CHECKING:
-    from app.runs.events import RunEvent
-    from app.runs.run import Run
-
 LogFrame = tuple[int, bytes, bytes]  # position, event name, data
+
+
+class RunIdentity(Protocol):
+    """Whose run it is: what a log's owner entry holds."""
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def thread_id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+
+class Run(Protocol):
+    """What a log reads of a run (``app.runs.run.Run`` is one): its identity, the events it has
+    produced so far, and the error it ended with. Stores sit below the run model, so they name
+    it by its shape."""
+
+    @property
+    def spec(self) -> RunIdentity: ...
+
+    @property
+    def events(self) -> Sequence[Any]: ...
+
+    @property
+    def error(self) -> AppError | None: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +58,7 @@ class RunOwner:
 class Codec(Protocol):
     """How a run's events become log entries: a wire encoder's ``parts``."""
 
-    def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None: ...
+    def parts(self, event: Any, position: int) -> tuple[bytes, bytes] | None: ...
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]: ...
 

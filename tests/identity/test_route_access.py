@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import Settings, create_app
-from app.deps import ServicesDep
+from app.api.deps import ServicesDep
 from bench.openai_standin import OpenAIStandIn, Reply
 from tests.identity.tokens import SECRET, hs256
 from tests.support.live_server import serving

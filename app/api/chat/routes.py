@@ -16,11 +16,11 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.api.chat.schemas import ChatRequest, StartResponse
+from app.api.deps import Services, ServicesDep
 from app.api.params import RequestIdPath, UserIdQuery
 from app.api.streaming import admit, event_stream, launch, log_position, run_frames
 from app.auth.principal import Principal, PrincipalDep, acting_scope, acting_user
 from app.auth.stream_tokens import ACCESS_TTL, check_stream_token, stream_token
-from app.deps import Services, ServicesDep
 from app.errors import AppError, RunNotFound, Unauthenticated, UpstreamError
 from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope
 from app.observability.logs import turn_context

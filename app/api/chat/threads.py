@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from app.api.deps import ServicesDep
 from app.api.params import ThreadIdPath, UserIdQuery
 from app.auth.principal import PrincipalDep, UserHeader, acting_scope, acting_user
-from app.deps import ServicesDep
 from app.errors import ThreadBusy
 from app.errors.mapping import raise_mapped
 from app.errors.openapi import AUTH_REFUSALS, ErrorEnvelope

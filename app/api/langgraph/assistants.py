@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
+from app.api.deps import Services, ServicesDep
 from app.api.langgraph.catalog import Assistant
 from app.api.langgraph.schemas import AssistantCount, AssistantSearch
 from app.api.langgraph.views import json_response, search_page
 from app.auth.principal import ActorDep
-from app.deps import Services, ServicesDep
 from app.errors import AssistantNotFound, AssistantsReadOnly, ValidationFailed
 from app.wire.json import JSONRoute
 

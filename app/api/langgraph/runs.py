@@ -24,6 +24,7 @@ from langchain_core.messages import BaseMessage, convert_to_messages
 from langgraph.types import Command, Send
 
 from app.api.chat.binder import graph_settings
+from app.api.deps import Services, ServicesDep
 from app.api.langgraph.assistants import assistant
 from app.api.langgraph.schemas import RunCreate
 from app.api.langgraph.threads import snapshot_of, version_of
@@ -31,7 +32,6 @@ from app.api.langgraph.views import json_response, live_run_payload, run_payload
 from app.api.params import ThreadIdPath
 from app.api.streaming import admit, event_stream, launch, log_position, run_frames
 from app.auth.principal import ANONYMOUS, ActorDep
-from app.deps import Services, ServicesDep
 from app.errors import (
     AppError,
     NoPendingInterrupt,

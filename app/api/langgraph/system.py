@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.deps import ServicesDep
+from app.api.deps import ServicesDep
 from app.wire.json import JSONRoute
 
 router = APIRouter(tags=["langgraph: system"], route_class=JSONRoute)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
+from app.api.deps import Services, ServicesDep
 from app.api.langgraph.schemas import (
     CheckpointConfig,
     HistoryRequest,
@@ -29,7 +30,6 @@ from app.api.langgraph.views import (
 )
 from app.api.params import ThreadIdPath
 from app.auth.principal import ANONYMOUS, ActorDep
-from app.deps import Services, ServicesDep
 from app.errors import ThreadBusy, ThreadExists, ThreadNotFound, ValidationFailed
 from app.errors.mapping import raise_mapped
 from app.stores.records import Records, ThreadRecord, ThreadStatus
