@@ -98,7 +98,7 @@ class Checkpointer:
 
 
 def _lifecycle(
-    journal: Journal, executor: ScriptedExecutor, **run_log: Any
+    journal: Journal, executor: ScriptedExecutor, *, metrics: Metrics | None = None, **run_log: Any
 ) -> tuple[Lifecycle, Records]:
     records = Records(journal)
     stores = Stores(
@@ -110,7 +110,7 @@ def _lifecycle(
     )
     registry = RunRegistry(executor, claims=stores.claims)  # type: ignore[arg-type]
     keeper = RecordKeeper(records, lambda version: f"assistant-of-{version.name}")  # type: ignore[arg-type]
-    return Lifecycle(registry, stores, Metrics(), keeper, lambda s: object()), records  # type: ignore[arg-type,return-value]
+    return Lifecycle(registry, stores, metrics or Metrics(), keeper, lambda s: object()), records  # type: ignore[arg-type,return-value]
 
 
 async def test_start_then_end_steps_run_in_the_written_order() -> None:
@@ -143,18 +143,19 @@ async def test_start_then_end_steps_run_in_the_written_order() -> None:
     assert end.thread.metadata["assistant_id"] == "assistant-of-streaming-chat"
 
 
-async def test_the_metrics_step_counts_the_runs_text_before_the_log_is_written() -> None:
+async def test_the_metrics_step_counts_the_runs_text_and_its_duration() -> None:
     """Observed once per run: its text deltas and its duration, by graph."""
     journal = Journal()
-    lifecycle, _ = _lifecycle(journal, ScriptedExecutor(["a", "b", "c"]))
+    metrics = Metrics()
+    lifecycle, _ = _lifecycle(journal, ScriptedExecutor(["a", "b", "c"]), metrics=metrics)
 
     run = await lifecycle.start(spec("t1"))
     await run.task
 
-    tokens = lifecycle._metrics.tokens.labels(run.spec.graph.ref)._value.get()
-    assert tokens == 3
-    histogram = lifecycle._metrics.duration.labels(run.spec.graph.ref, "stop")
-    assert histogram._sum.get() > 0
+    graph = {"graph": run.spec.graph.ref}
+    sample = metrics.registry.get_sample_value
+    assert sample("agent_tokens_streamed_total", graph) == 3
+    assert sample("agent_turn_duration_seconds_count", {**graph, "outcome": "stop"}) == 1
 
 
 async def test_an_ephemeral_runs_thread_is_deleted_last_and_it_leaves_no_records() -> None:
