@@ -15,11 +15,6 @@ from app.runs.lifecycle import Lifecycle
 from app.runs.registry import RunRegistry
 from app.settings import Settings
 from app.stores import Stores
-from app.stores.checkpointer import Checkpointer
-from app.stores.claims import Claims
-from app.stores.limits import Limits
-from app.stores.records import Records
-from app.stores.run_log import RunLog
 from app.threads.access import ThreadAccess
 from graphs import Registry
 from model_client import ModelFactory
@@ -39,27 +34,6 @@ class Services:
     assistants: Assistants
     auth_enabled: bool  # credentials configured: streamUrl carries an access token
     stream_secret: bytes
-
-    # The stores, by name: whichever backend they are, callers never ask.
-    @property
-    def checkpointer(self) -> Checkpointer:
-        return self.stores.checkpointer
-
-    @property
-    def claims(self) -> Claims:
-        return self.stores.claims
-
-    @property
-    def limits(self) -> Limits:
-        return self.stores.limits
-
-    @property
-    def run_log(self) -> RunLog:
-        return self.stores.run_log
-
-    @property
-    def records(self) -> Records:
-        return self.stores.records
 
 
 # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off on every

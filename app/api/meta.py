@@ -21,7 +21,7 @@ async def health(services: ServicesDep) -> dict[str, Any]:
     return {
         "status": "ok",
         "model": services.models.describe(),
-        "checkpointer": services.checkpointer.kind,
+        "checkpointer": services.stores.checkpointer.kind,
     }
 
 
@@ -32,10 +32,10 @@ async def health(services: ServicesDep) -> dict[str, Any]:
 )
 async def ready(services: ServicesDep) -> JSONResponse:
     try:
-        await services.checkpointer.ping()
+        await services.stores.checkpointer.ping()
     except AppError as exc:
         return JSONResponse(exc.envelope(None), status_code=exc.status)
-    return JSONResponse({"status": "ready", "checkpointer": services.checkpointer.kind})
+    return JSONResponse({"status": "ready", "checkpointer": services.stores.checkpointer.kind})
 
 
 @router.get("/graph-types", summary="Every graph, its versions and their settings")

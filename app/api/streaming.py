@@ -50,7 +50,7 @@ def log_position(value: str | None, *, negative_is_start: bool = False) -> int:
 async def admit(services: Services, user: str) -> None:
     """The per-minute rate limit, before any other work for the request."""
     try:
-        await services.limits.admit(user)
+        await services.stores.limits.admit(user)
     except LimitReached as exc:
         services.metrics.refusals.labels(exc.reason).inc()
         raise

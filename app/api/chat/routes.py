@@ -52,7 +52,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 async def _log_frames(services: Services, request_id: str, after: int) -> AsyncIterator[bytes]:
     """A run of another replica, read from its log in Redis."""
-    run_log = services.run_log
+    run_log = services.stores.run_log
     retry = b"retry: %d\n" % services.settings.sse_retry_ms
     last = after
     try:
@@ -192,10 +192,10 @@ async def rejoin(
             return _ended()
         frames = _frames(services, run, after=after, shutdown=shutdown)
         return event_stream(services, frames, shutdown)
-    owner = await services.run_log.owner(request_id)
+    owner = await services.stores.run_log.owner(request_id)
     if owner is None or not may_see(owner.user_id, user_id):
         raise missing
-    if after and await services.run_log.ended_by(request_id, after):
+    if after and await services.stores.run_log.ended_by(request_id, after):
         return _ended()
     return event_stream(services, _log_frames(services, request_id, after), shutdown)
 
@@ -205,7 +205,7 @@ async def _owner_of(services: Services, request_id: str) -> str | None:
     run = services.runs.find(request_id)
     if run is not None:
         return run.spec.user_id
-    found = await services.run_log.owner(request_id)
+    found = await services.stores.run_log.owner(request_id)
     return found.user_id if found is not None else None
 
 

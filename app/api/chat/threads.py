@@ -88,8 +88,8 @@ async def delete_thread(
     if services.runs.busy(thread_id):
         raise ThreadBusy(f"thread {thread_id!r} is answering a request; delete it afterwards")
     try:
-        await services.checkpointer.saver.adelete_thread(thread_id)
+        await services.stores.checkpointer.saver.adelete_thread(thread_id)
     except Exception as exc:
         raise_mapped(exc)
-    await services.records.delete(thread_id)
+    await services.stores.records.delete(thread_id)
     return Response(status_code=204)

@@ -122,7 +122,7 @@ async def _prepare(
                     "if_not_exists: 'create')"
                 ) from None
             now = time.time()
-            await services.records.put(ThreadRecord(thread_id, actor or ANONYMOUS, now, now))
+            await services.stores.records.put(ThreadRecord(thread_id, actor or ANONYMOUS, now, now))
     user = found.owner if found is not None else (actor or ANONYMOUS)
     turn_context.set({"requestId": run_id, "threadId": thread_id, "userId": user})
     await admit(services, user)
@@ -323,10 +323,10 @@ async def _find_run(
         if run.spec.thread_id != thread_id or run.rolled_back:
             raise RunNotFound(f"no run {run_id!r} on thread {thread_id!r}")
         return run
-    record = await services.records.get_run(run_id)
+    record = await services.stores.records.get_run(run_id)
     if record is not None and record.thread_id == thread_id:
         return None
-    owner = await services.run_log.owner(run_id)
+    owner = await services.stores.run_log.owner(run_id)
     if owner is not None and owner.thread_id == thread_id:
         return None
     raise RunNotFound(f"no run {run_id!r} on thread {thread_id!r}")
@@ -339,7 +339,7 @@ async def get_run(
     run = await _find_run(services, actor, thread_id, run_id)
     if run is not None:
         return json_response(live_run_payload(run))
-    record = await services.records.get_run(run_id)
+    record = await services.stores.records.get_run(run_id)
     if record is None:  # running on another replica: its log says so, its record comes later
         return json_response(
             {
@@ -371,7 +371,7 @@ async def list_runs(
     current = services.runs.on_thread(thread_id)
     if current is not None:
         runs[current.spec.request_id] = live_run_payload(current)
-    for record in await services.records.runs_of(thread_id):
+    for record in await services.stores.records.runs_of(thread_id):
         runs.setdefault(record.run_id, run_payload(record))
     found = [r for r in runs.values() if status is None or r["status"] == status]
     return json_response(found[offset : offset + limit])
@@ -386,7 +386,7 @@ async def join_run(
         await asyncio.shield(services.runs.settled(run, limit=3600.0))
         return json_response(output_of(run))
     # Another replica's, or long finished: wait for its claim to go, then read the thread.
-    while await services.claims.running_elsewhere(run_id):  # noqa: ASYNC110
+    while await services.stores.claims.running_elsewhere(run_id):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     found = await services.threads.find(thread_id, actor)
     snapshot = await snapshot_of(services, found)
@@ -419,7 +419,7 @@ async def join_stream(
 async def _log_frames(services: Services, run_id: str, after: int) -> AsyncIterator[bytes]:
     """A run of another replica, from its log."""
     yield frame(None, b"metadata", dumps({"run_id": run_id, "attempt": 1}))
-    run_log = services.run_log
+    run_log = services.stores.run_log
     last = after
     try:
         # Joining part-way: the message the next tokens belong to started before ``after``.

@@ -25,5 +25,5 @@ async def info(services: ServicesDep) -> dict[str, Any]:
         "version": "0.1.0",
         "langgraph_py_version": version("langgraph"),
         "flags": {"assistants": True, "crons": False, "langsmith": False},
-        "metadata": {"server": "agent-server", "checkpointer": services.checkpointer.kind},
+        "metadata": {"server": "agent-server", "checkpointer": services.stores.checkpointer.kind},
     }

@@ -41,7 +41,7 @@ router = APIRouter(tags=["langgraph: threads"], route_class=JSONRoute)
 
 
 def _records(services: Services) -> Records:
-    return services.records
+    return services.stores.records
 
 
 def version_of(services: Services, found: FoundThread) -> GraphVersion | None:
@@ -92,7 +92,7 @@ async def statuses(services: Services, thread_ids: list[str]) -> set[str]:
     """Which of ``thread_ids`` are busy: with a run here, or claimed by another replica."""
     busy = {t for t in thread_ids if services.runs.busy(t)}
     rest = [t for t in thread_ids if t not in busy]
-    busy.update(await services.claims.holders(rest))
+    busy.update(await services.stores.claims.holders(rest))
     return busy
 
 
