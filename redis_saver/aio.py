@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -41,6 +42,7 @@ from redis_saver.lua import (
     PUT_WRITES,
     READ,
 )
+from redis_saver.cluster import cluster_client, is_cluster
 from redis_saver.transport import Command, RedisTransport, ScriptCall
 
 __all__ = ["RedisSaver", "RedisUnavailable"]
@@ -59,7 +61,7 @@ class RedisSaver(AsyncOnlySaver):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
         key_prefix: str = "lg",
         ttl: float | None = None,
@@ -70,7 +72,7 @@ class RedisSaver(AsyncOnlySaver):
         serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("RedisSaver needs a client with decode_responses=False")
         if ttl is not None and ttl <= 0:
             raise ValueError("ttl must be positive (or None for no expiry)")
@@ -103,6 +105,7 @@ class RedisSaver(AsyncOnlySaver):
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
         max_connections: int = 512,
+        cluster: bool | None = None,
         **client_kwargs: Any,
     ) -> AsyncIterator[RedisSaver]:
         """Yield a saver on its own client, closed on exit; Redis may still be down here.
@@ -114,16 +117,17 @@ class RedisSaver(AsyncOnlySaver):
         ``call_timeout`` bounds each saver call. The client gets no socket timeout of its own:
         redis-py enforces that with ``asyncio.wait_for`` around every send, which spawns a
         task and yields to the event loop before the command even leaves.
+
+        ``cluster``: the URL names one node of a Redis Cluster (``None``: ask that node; one
+        that cannot be reached is taken for plain Redis). ``max_connections`` is then per node.
         """
-        client_kwargs.setdefault(
-            "retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2)
-        )
-        client_kwargs.setdefault("socket_connect_timeout", 2.0)
-        client_kwargs.setdefault("socket_timeout", None)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=call_timeout, **client_kwargs
-        )
-        client = aioredis.Redis.from_pool(pool)
+        if cluster is None:
+            cluster = bool(await is_cluster(url, **client_kwargs))
+        client: aioredis.Redis | RedisCluster
+        if cluster:
+            client = cluster_client(url, max_connections=max_connections, **client_kwargs)
+        else:
+            client = _plain_client(url, max_connections, call_timeout, client_kwargs)
         saver = cls(
             client,
             key_prefix=key_prefix,
@@ -446,3 +450,17 @@ class RedisSaver(AsyncOnlySaver):
         if self._ttl_ms:
             link.append(("PEXPIRE", key, self._ttl_ms))
         return link
+
+
+def _plain_client(
+    url: str, max_connections: int, call_timeout: float | None, client_kwargs: dict[str, Any]
+) -> aioredis.Redis:
+    client_kwargs.setdefault(
+        "retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=2)
+    )
+    client_kwargs.setdefault("socket_connect_timeout", 2.0)
+    client_kwargs.setdefault("socket_timeout", None)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=call_timeout, **client_kwargs
+    )
+    return aioredis.Redis.from_pool(pool)

@@ -11,16 +11,18 @@ apply.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
+from redis_saver.cluster import ClusterRoutes
 from redis_saver.errors import RedisUnavailable
 from redis_saver.lua import LuaScript
 
@@ -58,10 +60,14 @@ class RedisTransport:
     Bound to the event loop of its first call, like the connections it keeps.
     """
 
-    def __init__(self, client: aioredis.Redis, *, call_timeout: float | None) -> None:
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster, *, call_timeout: float | None
+    ) -> None:
         self.call_timeout = call_timeout
         self.where = describe(client)
-        self._pool = client.connection_pool
+        # On a cluster each command goes to the master of its key's slot (redis_saver.cluster).
+        self._cluster = ClusterRoutes(client, pack) if isinstance(client, RedisCluster) else None
+        self._pool = None if isinstance(client, RedisCluster) else client.connection_pool
         self._closed = False
         self._deadlines: dict[asyncio.Task[Any], float] = {}
         self._overdue: set[asyncio.Task[Any]] = set()
@@ -72,10 +78,10 @@ class RedisTransport:
         task = asyncio.current_task()
         try:
             if self.call_timeout is None or task is None:
-                return await self._send(pack(commands), len(commands))
+                return await self._round_trip(commands)
             self._watch(task)
             try:
-                return await self._send(pack(commands), len(commands))
+                return await self._round_trip(commands)
             except asyncio.CancelledError:
                 if task not in self._overdue:
                     raise
@@ -145,6 +151,11 @@ class RedisTransport:
         _raise_first_error(out)
         return out
 
+    def _round_trip(self, commands: Sequence[Command]) -> Awaitable[list[Any]]:
+        if self._cluster is not None:
+            return self._cluster.send(commands)
+        return self._send(pack(commands), len(commands))
+
     async def _send(self, packed: bytes, replies_expected: int) -> list[Any]:
         # A connection that broke while idle (Redis restarted) may fail on first use; the
         # batch then goes once more on a fresh one. Resending is safe: a script runs whole or
@@ -152,6 +163,7 @@ class RedisTransport:
         for attempt in (1, 2):
             # Through the pool, so its max_connections holds under any burst (a blocking pool
             # makes the excess wait; a plain one refuses it with a ConnectionError).
+            assert self._pool is not None
             conn: AbstractConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
             try:
                 await conn.send_packed_command(packed, check_health=False)
@@ -189,8 +201,13 @@ def _raise_first_error(replies: Sequence[Any]) -> None:
             raise reply
 
 
-def describe(client: aioredis.Redis) -> str:
+def describe(client: aioredis.Redis | RedisCluster) -> str:
     """Where the client points, without credentials, for error messages."""
+    if isinstance(client, RedisCluster):
+        kwargs = client.get_connection_kwargs()
+        scheme = "rediss" if kwargs.get("ssl") else "redis"
+        nodes = [f"{n.host}:{n.port}" for n in client.nodes_manager.startup_nodes.values()]
+        return f"{scheme}://{','.join(nodes)} (a cluster)"
     pool = client.connection_pool
     kwargs = pool.connection_kwargs
     db = kwargs.get("db", 0)
