@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.typing import EncodableT
 
-from redis_saver import codec
+from redis_saver import codec, messages
 from redis_saver.base import AsyncOnlySaver
 from redis_saver.errors import RedisUnavailable
 from redis_saver.lua import (
@@ -56,7 +56,10 @@ class RedisSaver(AsyncOnlySaver):
     ``ttl`` (seconds) applies to the whole thread: every write (and every read when
     ``refresh_on_read``) resets the expiry of all its keys together. ``keep_history=False``
     keeps only the newest checkpoint per namespace, with its writes and the blobs it still
-    references. The saver is async-only; its sync methods raise ``NotImplementedError``.
+    references. ``store_messages_once`` (the default) stores a list of messages with ids as
+    references to messages kept once per thread (:mod:`redis_saver.messages`); off, every
+    version of it is stored whole, as before. Both formats are read either way. The saver is
+    async-only; its sync methods raise ``NotImplementedError``.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class RedisSaver(AsyncOnlySaver):
         page_size: int = 64,
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
+        store_messages_once: bool = True,
     ) -> None:
         super().__init__(serde=serde)
         if client.get_connection_kwargs().get("decode_responses"):
@@ -89,6 +93,8 @@ class RedisSaver(AsyncOnlySaver):
         self._ttl_ms = 0 if ttl is None else max(1, round(ttl * 1000))
         self._read_ttl_ms = self._ttl_ms if refresh_on_read else 0
         self._keep = "1" if keep_history else "0"
+        self.store_messages_once = store_messages_once
+        self._known = messages.KnownRefs()
         self._owns_client = False
         self._redis = RedisTransport(client, call_timeout=call_timeout)
 
@@ -104,6 +110,7 @@ class RedisSaver(AsyncOnlySaver):
         keep_history: bool = True,
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
+        store_messages_once: bool = True,
         max_connections: int = 512,
         cluster: bool | None = None,
         **client_kwargs: Any,
@@ -136,6 +143,7 @@ class RedisSaver(AsyncOnlySaver):
             keep_history=keep_history,
             call_timeout=call_timeout,
             serde=serde,
+            store_messages_once=store_messages_once,
         )
         saver._owns_client = True
         try:
@@ -181,7 +189,11 @@ class RedisSaver(AsyncOnlySaver):
         else:
             args = [self._read_ttl_ms, "latest", ns]
         reply = await self._redis.eval(READ, self._keys(thread_id), args)
-        found = codec.decode_read(self.serde, thread_id, reply)
+        refs: dict[tuple[str, str], bytes] = {}
+        found = codec.decode_read(self.serde, thread_id, reply, refs)
+        # The run that reads a checkpoint writes its child next: what it read is stored.
+        for (found_ns, channel), blob in refs.items():
+            self._known.remember(thread_id, found_ns, channel, blob)
         return found[0] if found else None
 
     async def aput(
@@ -208,19 +220,30 @@ class RedisSaver(AsyncOnlySaver):
             self.serde.dumps_typed(stored),
             self.serde.dumps_typed(meta),
         )
-        args: list[EncodableT] = [self._ttl_ms, self._keep, ns, checkpoint_id, record, run_id]
+        blobs: list[EncodableT] = []
+        lists: dict[str, messages.EncodedList] = {}
         for channel, version in new_versions.items():
-            args.append(codec.blob_field(ns, channel, version))
-            args.append(
-                codec.encode_blob(self.serde.dumps_typed(values[channel]))
-                if channel in values
-                else codec.EMPTY_BLOB
-            )
+            blobs.append(codec.blob_field(ns, channel, version))
+            if channel not in values:
+                blobs.append(codec.EMPTY_BLOB)
+            elif self.store_messages_once and messages.is_message_list(values[channel]):
+                lists[channel] = encoded = messages.EncodedList(self.serde, values[channel])
+                blobs.append(encoded.blob)
+            else:
+                blobs.append(codec.encode_blob(self.serde.dumps_typed(values[channel])))
+        head: list[EncodableT] = [self._ttl_ms, self._keep, ns, checkpoint_id, record, run_id]
         keys = self._keys(thread_id)
-        if run_id:
-            await self._redis.eval_batch([(PUT, keys, args)], self._link_run(run_id, thread_id))
-        else:
-            await self._redis.eval(PUT, keys, args)
+        link = self._link_run(run_id, thread_id) if run_id else []
+        sent = self._unsent_messages(thread_id, ns, lists, everything=False)
+        missing = await self._put(keys, [*head, *sent, *blobs], link)
+        if missing:
+            # A message this process thought stored is gone (the thread was deleted, expired
+            # or pruned meanwhile): nothing was written; send every message this time.
+            sent = self._unsent_messages(thread_id, ns, lists, everything=True)
+            missing = await self._put(keys, [*head, *sent, *blobs], link)
+            assert not missing, "the PUT script cannot miss a message it was sent"
+        for channel, encoded in lists.items():
+            self._known.remember(thread_id, ns, channel, encoded.blob)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -412,6 +435,8 @@ class RedisSaver(AsyncOnlySaver):
             raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
 
     async def _delete_threads(self, thread_ids: Sequence[str]) -> None:
+        for thread_id in thread_ids:
+            self._known.forget_thread(thread_id)
         calls: list[ScriptCall] = [(DELETE_THREAD, self._keys(t), []) for t in thread_ids]
         run_lists = await self._redis.eval_batch(calls)
         # The thread is gone at this point; unlinking it from its runs' index only saves
@@ -440,6 +465,31 @@ class RedisSaver(AsyncOnlySaver):
         return f"{current_v + 1:016}.{random.getrandbits(32):08x}"
 
     # -- plumbing ----------------------------------------------------------------------
+
+    def _unsent_messages(
+        self,
+        thread_id: str,
+        ns: str,
+        lists: dict[str, messages.EncodedList],
+        *,
+        everything: bool,
+    ) -> list[EncodableT]:
+        """PUT's message arguments: their count, then digest/value pairs, each digest once."""
+        pairs: dict[bytes, bytes] = {}
+        for channel, encoded in lists.items():
+            known = frozenset() if everything else self._known.known(thread_id, ns, channel)
+            pairs.update(encoded.unsent(known))
+        out: list[EncodableT] = [len(pairs)]
+        for pair in pairs.items():
+            out.extend(pair)
+        return out
+
+    async def _put(
+        self, keys: codec.ThreadKeys, args: list[EncodableT], link: list[Command]
+    ) -> list[bytes]:
+        """Run PUT (after the run link, if any); the digests it found missing, if any."""
+        (reply,) = await self._redis.eval_batch([(PUT, keys, args)], link)
+        return reply if isinstance(reply, list) else []
 
     def _keys(self, thread_id: str) -> codec.ThreadKeys:
         return codec.thread_keys(self.key_prefix, thread_id)

@@ -22,6 +22,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from redis_saver import messages
+
 SEP = "\0"
 EMPTY_BLOB = b"empty\0"  # a channel with a version but no value, as the other savers store it
 _EMPTY_TYPE = b"empty"
@@ -140,11 +142,22 @@ def _decode_writes(
 
 
 def decode_read(
-    serde: SerializerProtocol, thread_id: str, reply: Sequence[Any]
+    serde: SerializerProtocol,
+    thread_id: str,
+    reply: Sequence[Any],
+    refs_seen: dict[tuple[str, str], bytes] | None = None,
 ) -> list[CheckpointTuple]:
-    """Turn the READ script's reply into checkpoint tuples, in the reply's order."""
-    entries, blob_fields, blob_values = reply
+    """Turn the READ script's reply into checkpoint tuples, in the reply's order.
+
+    ``refs_seen`` collects each (namespace, channel)'s reference list, for the saver to know
+    which messages a later put may leave out.
+    """
+    entries, blob_fields, blob_values, message_fields, message_values = reply
     blobs: Mapping[bytes, bytes | bool | None] = dict(zip(blob_fields, blob_values, strict=True))
+    stored: Mapping[bytes, bytes | bool | None] = dict(
+        zip(message_fields, message_values, strict=True)
+    )
+    decoded: dict[bytes, Any] = {}
     tuples: list[CheckpointTuple] = []
     for member, record, write_fields, write_values in entries:
         _, ns_b, id_b = member.split(b"\0", 2)
@@ -154,6 +167,12 @@ def decode_read(
         for channel, version in rec.refs:
             raw = blobs.get(b"\0".join((b"b", ns_b, channel, version)))
             if not isinstance(raw, bytes):
+                continue
+            if messages.is_refs(raw):
+                name = channel.decode()
+                values[name] = messages.decode_refs(serde, ns_b, raw, stored, decoded)
+                if refs_seen is not None:
+                    refs_seen[(ns, name)] = raw
                 continue
             type_, _, data = raw.partition(b"\0")
             if type_ != _EMPTY_TYPE:

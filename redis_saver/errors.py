@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RedisSaverError", "RedisUnavailable"]
+__all__ = ["RedisSaverError", "RedisUnavailable", "StoredMessageMissing"]
 
 
 class RedisSaverError(Exception):
@@ -12,3 +12,7 @@ class RedisSaverError(Exception):
 class RedisUnavailable(RedisSaverError):
     """Redis refused, dropped or timed out a call (or no pooled connection came free in
     time); nothing was half-written."""
+
+
+class StoredMessageMissing(RedisSaverError):
+    """A checkpoint's reference list names a message the thread no longer holds."""

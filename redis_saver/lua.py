@@ -10,6 +10,8 @@ A thread lives in two keys that share one hash tag, so every script touches a si
     ``c\\0<ns>\\0<checkpoint_id>`` -> checkpoint record (see ``redis_codec``)
     ``b\\0<ns>\\0<channel>\\0<version>`` -> channel value blob
     ``w\\0<ns>\\0<checkpoint_id>\\0<task_id>\\0<idx>`` -> pending write
+    ``m\\0<ns>\\0<digest>`` -> one message, named by the reference lists (``msgrefs\\0``
+    blobs, see ``redis_saver.messages``) of that namespace's channels
 ``KEYS[2]`` (sorted set, "index", every score 0 so members sort by bytes)
     ``c\\0<ns>\\0<checkpoint_id>``  checkpoints; uuid6 ids sort by time
     ``w\\0...``                       the data hash's write fields, so a checkpoint's writes
@@ -86,6 +88,39 @@ local function blob_field(ns, channel, version)
   return "b\0" .. ns .. "\0" .. channel .. "\0" .. version
 end
 
+-- A reference list: "msgrefs\0", then one DIGEST-byte digest per message.
+local REFS, DIGEST = "msgrefs\0", 12
+
+local function ref_digests(blob)
+  if type(blob) ~= "string" or string.sub(blob, 1, #REFS) ~= REFS then return nil end
+  local out = {}
+  for j = #REFS + 1, #blob, DIGEST do out[#out + 1] = string.sub(blob, j, j + DIGEST - 1) end
+  return out
+end
+
+-- Delete the messages that the dead blobs' reference lists name and no live blob does.
+-- Every live blob of the namespace is read: a message may be shared across channels.
+local function forget_messages(ns, dead, live)
+  local orphans, any = {}, false
+  for _, v in ipairs(hmget(dead)) do
+    local ds = ref_digests(v)
+    if ds then
+      for _, d in ipairs(ds) do orphans[d] = true end
+      any = any or #ds > 0
+    end
+  end
+  if not any then return end
+  for f in pairs(live) do
+    local ds = ref_digests(redis.call("HGET", DATA, f))
+    if ds then
+      for _, d in ipairs(ds) do orphans[d] = nil end
+    end
+  end
+  local prefix, gone = "m\0" .. ns .. "\0", {}
+  for d in pairs(orphans) do gone[#gone + 1] = prefix .. d end
+  if #gone > 0 then bulk("HDEL", DATA, gone) end
+end
+
 -- Delete checkpoints ({ns, id} pairs) with their writes and run entries, then the blobs of
 -- their namespaces that no remaining checkpoint references.
 local function drop(victims)
@@ -117,29 +152,59 @@ local function drop(victims)
     end
   end
   for ns, cands in pairs(candidates) do
+    local live = {}
     for _, m in ipairs(members("c\0" .. ns .. "\0")) do
       local rec = redis.call("HGET", DATA, m)
       if rec then
         local parts = header(rec)
         for i = 2, #parts - 1, 2 do
-          cands[blob_field(ns, parts[i], parts[i + 1])] = nil
+          local f = blob_field(ns, parts[i], parts[i + 1])
+          cands[f] = nil
+          live[f] = true
         end
       end
     end
     local dead = {}
     for f in pairs(cands) do dead[#dead + 1] = f end
-    if #dead > 0 then bulk("HDEL", DATA, dead) end
+    if #dead > 0 then
+      forget_messages(ns, dead, live)
+      bulk("HDEL", DATA, dead)
+    end
   end
 end
 """
 
 # ARGV: ttl_ms, keep_history ("1"/"0"), ns, checkpoint_id, record, run_id ("" if none),
-#       then blob field/value pairs.
+#       n, then n message digest/value pairs, then blob field/value pairs.
+# Returns 1, or (writing nothing) the digests that a reference list names but that are
+# neither stored nor sent: the caller then sends the whole list.
 _PUT = r"""
 local ttl, keep, ns, id, rec, run = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local nmsg = tonumber(ARGV[7])
+local blobs_at = 8 + 2 * nmsg
+local mprefix = "m\0" .. ns .. "\0"
+local sent = {}
+for i = 8, blobs_at - 1, 2 do sent[ARGV[i]] = true end
+local missing = {}
+for i = blobs_at + 1, #ARGV, 2 do
+  local ds = ref_digests(ARGV[i])
+  if ds then
+    for _, d in ipairs(ds) do
+      if not sent[d] and redis.call("HEXISTS", DATA, mprefix .. d) == 0 then
+        sent[d] = true  -- report each once
+        missing[#missing + 1] = d
+      end
+    end
+  end
+end
+if #missing > 0 then return missing end
 local member = "c\0" .. ns .. "\0" .. id
 local fields = {member, rec}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, blobs_at - 1, 2 do
+  fields[#fields + 1] = mprefix .. ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+for i = blobs_at, #ARGV do fields[#fields + 1] = ARGV[i] end
 bulk("HSET", DATA, fields)  -- CHUNK is even, so no field is split from its value
 redis.call("ZADD", INDEX, 0, member)
 if run ~= "" then
@@ -189,8 +254,9 @@ return 1
 #   "latest": ns             the newest checkpoint of ns
 #   "page":   ns, before_id ("" = none), count     newest first, ids below before_id
 #   "ids":    checkpoint members...
-# Returns {entries, blob_fields, blob_values}; entries are {member, record, write fields,
-# write values}; blobs are deduplicated across the entries of a page.
+# Returns {entries, blob_fields, blob_values, message_fields, message_values}; entries are
+# {member, record, write fields, write values}; blobs and the messages their reference lists
+# name are deduplicated across the entries of a page.
 _READ = r"""
 local ttl, mode = tonumber(ARGV[1]), ARGV[2]
 local wanted
@@ -207,7 +273,7 @@ else
   end
   wanted = redis.call("ZRANGE", INDEX, hi, lo, "BYLEX", "REV", "LIMIT", 0, count)
 end
-local entries, blob_fields, seen = {}, {}, {}
+local entries, blob_fields, blob_ns, seen = {}, {}, {}, {}
 for _, m in ipairs(wanted) do
   local rec = redis.call("HGET", DATA, m)
   if rec then
@@ -219,6 +285,7 @@ for _, m in ipairs(wanted) do
       if not seen[f] then
         seen[f] = true
         blob_fields[#blob_fields + 1] = f
+        blob_ns[#blob_fields] = ns
       end
     end
     local wf = members("w\0" .. ns .. "\0" .. id .. "\0")
@@ -226,7 +293,21 @@ for _, m in ipairs(wanted) do
   end
 end
 if #entries > 0 then refresh(ttl) end
-return {entries, blob_fields, hmget(blob_fields)}
+local blob_values, message_fields = hmget(blob_fields), {}
+for i, v in ipairs(blob_values) do
+  local ds = ref_digests(v)
+  if ds then
+    local prefix = "m\0" .. blob_ns[i] .. "\0"
+    for _, d in ipairs(ds) do
+      local f = prefix .. d
+      if not seen[f] then
+        seen[f] = true
+        message_fields[#message_fields + 1] = f
+      end
+    end
+  end
+end
+return {entries, blob_fields, blob_values, message_fields, hmget(message_fields)}
 """
 
 # Returns the thread's distinct run ids, so the caller can unlink the run index.
