@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app.api import handlers, langgraph, meta, playground
+from app.api.agui import routes as agui
+from app.api.aisdk import routes as aisdk
 from app.api.chat import routes as chat
 from app.api.chat import threads
 from app.api.chat.binder import Binder
@@ -169,6 +171,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(meta.router)
     app.include_router(threads.router)
     app.include_router(langgraph.router)
+    app.include_router(aisdk.router)
+    app.include_router(agui.router)
     if settings.playground:
         app.include_router(playground.router)
     return app

@@ -58,6 +58,9 @@ class RunSpec:
     # How it is shown: the wire format of the API that started it, and the views it asked for.
     wire: str = "chat"
     stream_modes: tuple[str, ...] = ()
+    # What the wire format needs from its request to show the run (the AI SDK's message id and
+    # the tool call an approval answers, AG-UI's run id); the run itself never reads it.
+    wire_context: Mapping[str, Any] = field(default_factory=dict)
     # Its records and lifecycle.
     assistant_id: str | None = None
     multitask_strategy: str = "reject"

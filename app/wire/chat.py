@@ -60,7 +60,7 @@ def final_response(spec: RunSpec, reply: Reply) -> FinalResponse:
             userId=spec.user_id,
             agentId=spec.agent_id,
             graphType=spec.graph.ref,
-            model=_model_of(spec, reply),
+            model=model_of(spec, reply),
             provider=reply.provider,
             usage=Usage(
                 inputTokens=usage.get("input_tokens", 0),
@@ -174,7 +174,7 @@ class ChatEncoder:
         return frames
 
 
-def _model_of(spec: RunSpec, reply: Reply) -> str:
+def model_of(spec: RunSpec, reply: Reply) -> str:
     """The model that answered; for a reply that never heard back from one (a cancel before
     its end), the one the settings asked for, or the offline model's name when that answered."""
     if reply.model:

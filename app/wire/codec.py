@@ -7,16 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.runs.spec import RunSpec
+from app.wire.agui import AGUIEncoder
+from app.wire.aisdk import AISDKEncoder
 from app.wire.chat import ChatEncoder
 from app.wire.langgraph import LangGraphEncoder
 
-Encoder = ChatEncoder | LangGraphEncoder
+Encoder = ChatEncoder | LangGraphEncoder | AISDKEncoder | AGUIEncoder
 
 ENCODERS: dict[str, Callable[[RunSpec], Encoder]] = {
     "chat": ChatEncoder,
     "langgraph": lambda spec: LangGraphEncoder(
         spec.request_id, spec.stream_modes, subgraphs=spec.subgraphs
     ),
+    "aisdk": AISDKEncoder,
+    "agui": AGUIEncoder,
 }
 
 

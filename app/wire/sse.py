@@ -129,3 +129,9 @@ def frame(frame_id: int | None, event: bytes, data: bytes) -> bytes:
     if frame_id is None:
         return b"event: %s\ndata: %s\n\n" % (event, data)
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame_id, event, data)
+
+
+def data_frame(data: bytes) -> bytes:
+    """A frame of data alone, no id or event name: how the AI SDK's UI message stream and AG-UI
+    send every event (their clients read the type from the JSON)."""
+    return b"data: %s\n\n" % data

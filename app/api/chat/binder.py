@@ -45,7 +45,7 @@ class Binder:
             graph_input: Any = Command(resume=body.resume)
         else:
             # A client retrying a request id replaces its own message instead of adding a copy.
-            message = HumanMessage(self._content(body.message.content), id=f"{request_id}:user")
+            message = HumanMessage(self.text(body.message.content), id=f"{request_id}:user")
             graph_input, messages = graph.conversation.input(message), (message,)
         return RunSpec(
             request_id=request_id,
@@ -62,8 +62,12 @@ class Binder:
         )
 
     def resolve(self, body: ChatRequest) -> GraphVersion:
-        top = body.graph_type
-        inner = body.graph_settings.get("graphType")
+        return self.graph(body.graph_type, body.graph_settings.get("graphType"))
+
+    def graph(self, top: str | None, inner: Any, fallback: str | None = None) -> GraphVersion:
+        """The version a request names by its top-level ``graphType`` and its
+        ``graphSettings.graphType`` (either a bare name or ``name::version``); ``fallback``
+        (e.g. the thread's own graph), then the server's default, when it names none."""
         if inner is not None and not isinstance(inner, str):
             raise ValidationFailed("graphSettings.graphType must be a string like 'name::1.0.0'")
         try:
@@ -72,25 +76,32 @@ class Binder:
                     f"graphType {top!r} and graphSettings.graphType {inner!r} name different "
                     "graphs; send one, or the same graph in both"
                 )
-            return self._registry.resolve(inner or top or self._settings.default_graph)
+            return self._registry.resolve(inner or top or fallback or self._settings.default_graph)
         except InvalidReference as exc:
             raise ValidationFailed(str(exc)) from None
         except UnknownGraph as exc:
             raise GraphNotFound(str(exc), details={"available": exc.available}) from None
 
-    def _content(self, content: str) -> str:
+    def text(
+        self,
+        content: str,
+        where: str = "message.content",
+        instead: str = "or 'resume' to answer a pending interrupt",
+    ) -> str:
+        """A user's message, checked: not blank, no null byte, within MAX_MESSAGE_CHARS.
+        ``where`` names the field in the refusal, ``instead`` what else the body may send."""
         if not content.strip():
             raise ValidationFailed(
-                "message.content is empty: send the user's message as text, or 'resume' "
-                "to answer a pending interrupt",
-                details={"field": "message.content"},
+                f"{where} is empty: send the user's message as text, {instead}",
+                details={"field": where},
             )
         if "\x00" in content:
-            raise ValidationFailed("message.content contains a null byte")
+            raise ValidationFailed(f"{where} contains a null byte", details={"field": where})
         if len(content) > self._settings.max_message_chars:
             raise ValidationFailed(
-                f"message.content is {len(content)} characters; the limit is "
-                f"{self._settings.max_message_chars}"
+                f"{where} is {len(content)} characters; the limit is "
+                f"{self._settings.max_message_chars}",
+                details={"field": where},
             )
         return content
 

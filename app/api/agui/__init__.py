@@ -1,0 +1,1 @@
+"""The AG-UI API: ``POST /ag-ui`` and ``POST /ag-ui/{graphType}`` take a RunAgentInput."""

@@ -1,0 +1,211 @@
+"""AG-UI (protocol 1.0): ``data: <json>`` events in camelCase, as AG-UI's own encoder writes them
+(``ag_ui.encoder.EventEncoder``: the event model dumped by alias, fields that are None left out).
+
+A run is ``RUN_STARTED``, its text messages (``TEXT_MESSAGE_START`` / ``CONTENT`` / ``END``, one
+per model message, under the model message's id, which is the id the thread keeps), its tool
+calls (``TOOL_CALL_START`` / ``ARGS`` / ``END``, then ``TOOL_CALL_RESULT``), the turn's
+attachments as ``CUSTOM`` ``attachment`` events, and ``RUN_FINISHED`` with its outcome (success,
+interrupt or cancelled), or ``RUN_ERROR``. ``@ag-ui/client`` verifies the order: nothing after
+the end, and no message or call left open at ``RUN_FINISHED``.
+
+The events are written with orjson rather than through the ``ag_ui.core`` models, which would
+cost a model per token; the tests validate every event against those models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from app.errors import AppError
+from app.runs.events import (
+    GraphChunk,
+    Interrupt,
+    MessageStarted,
+    Reply,
+    RunEvent,
+    StepFinished,
+    StepStarted,
+    ToolInputChunk,
+    ToolOutputChunk,
+)
+from app.runs.spec import RunSpec
+from app.wire.chat import model_of
+from app.wire.sse import data_frame
+
+
+def _event(data: Mapping[str, Any]) -> bytes:
+    return data_frame(orjson.dumps(data))
+
+
+def interrupt_of(interrupt: Interrupt) -> dict[str, Any]:
+    """A LangGraph interrupt as an AG-UI ``Interrupt``: what it asks, and the tool call that
+    asked, if a tool did."""
+    value = interrupt.value
+    question = value.get("question") if isinstance(value, dict) else None
+    shown: dict[str, Any] = {
+        "id": interrupt.id,
+        "reason": "tool_approval" if interrupt.step_id else "input_required",
+        "message": str(question if question is not None else value),
+        "metadata": {"value": value},
+    }
+    if interrupt.step_id:
+        shown["toolCallId"] = interrupt.step_id
+    return shown
+
+
+class AGUIEncoder:
+    """Encodes one run's events as AG-UI events; the run's id is ``spec.wire_context['run_id']``
+    (the client's ``runId``), or the request id."""
+
+    __slots__ = ("_calls", "_content_head", "_message", "_spec", "_text", "last_id", "run_id")
+
+    def __init__(self, spec: RunSpec) -> None:
+        self._spec = spec
+        self.run_id: str = spec.wire_context.get("run_id") or spec.request_id
+        self._message: str | None = None  # the model message the deltas belong to
+        self._text: str | None = None  # the open text message
+        self._content_head = b""
+        self._calls: list[str] = []  # tool calls started and not yet ended
+        self.last_id = 0
+
+    def head(self) -> bytes:
+        return _event(
+            {"type": "RUN_STARTED", "threadId": self._spec.thread_id, "runId": self.run_id}
+        )
+
+    def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if isinstance(event, str):
+                if self._text is None:
+                    self._open_text(out)
+                out.append(b"%s%s}\n\n" % (self._content_head, orjson.dumps(event)))
+            else:
+                self._one(event, out)
+        self.last_id = first_id + len(events) - 1
+        return b"".join(out)
+
+    def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
+        """For the run log: the event's events, whole; ``final`` names the run's end."""
+        data = self.encode(position, [event])
+        if isinstance(event, Reply):
+            return b"final", data
+        return (b"*", data) if data else None
+
+    def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
+        return b"error", self._error(error)
+
+    def error(self, frame_id: int, error: AppError) -> bytes:
+        self.last_id = frame_id
+        return self._error(error)
+
+    @staticmethod
+    def _error(error: AppError) -> bytes:
+        return _event({"type": "RUN_ERROR", "message": error.message, "code": error.code})
+
+    # -- one event -----------------------------------------------------------------------
+
+    def _one(self, event: RunEvent, out: list[bytes]) -> None:
+        if isinstance(event, MessageStarted):
+            self._close_text(out)
+            self._message = event.id
+            if event.text:
+                self._open_text(out)
+                out.append(b"%s%s}\n\n" % (self._content_head, orjson.dumps(event.text)))
+        elif isinstance(event, StepStarted):
+            if event.message is not None:
+                self._close_text(out)
+                self._message = event.message.id
+            start: dict[str, Any] = {
+                "type": "TOOL_CALL_START",
+                "toolCallId": event.id,
+                "toolCallName": event.name,
+            }
+            if self._message is not None:
+                start["parentMessageId"] = self._message
+            self._calls.append(event.id)
+            out.append(_event(start))
+        elif isinstance(event, ToolInputChunk):
+            if event.step_id in self._calls:
+                args = {"type": "TOOL_CALL_ARGS", "toolCallId": event.step_id, "delta": event.chunk}
+                out.append(_event(args))
+        elif isinstance(event, ToolOutputChunk):
+            self._end_calls(out)
+        elif isinstance(event, StepFinished):
+            self._end_calls(out)
+            step = event.step
+            result = {
+                "type": "TOOL_CALL_RESULT",
+                "messageId": f"{step.id}:result",
+                "toolCallId": step.id,
+                "content": step.output,
+                "role": "tool",
+            }
+            out.append(_event(result))
+        elif isinstance(event, Reply):
+            self._finish(event, out)
+        elif isinstance(event, GraphChunk):
+            return
+
+    def _finish(self, reply: Reply, out: list[bytes]) -> None:
+        self._close_text(out)
+        self._end_calls(out)
+        for attachment in reply.attachments:
+            out.append(_event({"type": "CUSTOM", "name": "attachment", "value": dict(attachment)}))
+        outcome: dict[str, Any]
+        if reply.interrupt is not None:
+            outcome = {"type": "interrupt", "interrupts": [interrupt_of(reply.interrupt)]}
+        elif reply.finish_reason == "cancelled":
+            outcome = {"type": "cancelled"}
+        else:
+            outcome = {"type": "success"}
+        spec = self._spec
+        result: dict[str, Any] = {
+            "text": reply.text,
+            "model": model_of(spec, reply),
+            "finishReason": reply.finish_reason,
+            "graphType": spec.graph.ref,
+            "requestId": spec.request_id,
+        }
+        if reply.usage:
+            result["usage"] = {
+                "inputTokens": reply.usage.get("input_tokens", 0),
+                "outputTokens": reply.usage.get("output_tokens", 0),
+                "totalTokens": reply.usage.get("total_tokens", 0),
+            }
+        finished = {
+            "type": "RUN_FINISHED",
+            "threadId": spec.thread_id,
+            "runId": self.run_id,
+            "result": result,
+            "outcome": outcome,
+        }
+        out.append(_event(finished))
+
+    def _open_text(self, out: list[bytes]) -> None:
+        message_id = self._message or f"{self.run_id}:reply"
+        self._message = message_id
+        self._text = message_id
+        encoded = orjson.dumps(message_id)
+        out.append(
+            b'data: {"type":"TEXT_MESSAGE_START","messageId":%s,"role":"assistant"}\n\n' % encoded
+        )
+        self._content_head = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":%s,"delta":' % (
+            encoded
+        )
+
+    def _close_text(self, out: list[bytes]) -> None:
+        if self._text is not None:
+            out.append(
+                b'data: {"type":"TEXT_MESSAGE_END","messageId":%s}\n\n' % orjson.dumps(self._text)
+            )
+            self._text = None
+
+    def _end_calls(self, out: list[bytes]) -> None:
+        """The model finished writing these calls: the tools run."""
+        for call_id in self._calls:
+            out.append(_event({"type": "TOOL_CALL_END", "toolCallId": call_id}))
+        self._calls.clear()
