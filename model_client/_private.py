@@ -20,9 +20,17 @@ langchain-openai (``ChatOpenAI``):
 - ``_astream`` (overridden): parses each streamed event with orjson and builds the plain
   content-delta chunk directly instead of through the SDK's pydantic model; every other chunk
   goes through ``_convert_chunk_to_generation_chunk`` as ``ChatOpenAI`` does.
-- ``_get_request_payload``, ``_should_stream_usage``, ``_use_responses_api``,
-  ``_uses_gateway``, ``_convert_chunk_to_generation_chunk`` (called): the same request and the
-  same conversion as ``ChatOpenAI._astream``, and the cases left to it.
+- ``_get_request_payload`` (overridden, and called): the parent builds the payload with no
+  messages, and converts only the messages ``model_client.wire_cache`` does not hold, so a
+  long thread's unchanged history is not converted on every call
+  (``reuse_message_wire=False``: the parent's own, whole).
+- ``_should_stream_usage``, ``_use_responses_api``, ``_uses_gateway``,
+  ``_convert_chunk_to_generation_chunk`` (called): the same request and the same conversion as
+  ``ChatOpenAI._astream``, and the cases left to it.
+
+openai (public API, a behaviour relied on): ``extra_body`` is merged over the SDK's own JSON
+fields untransformed, so the messages go there and the SDK does not walk each one against its
+``TypedDict``s again (``tests/model_client/test_wire_cache.py`` compares the bodies sent).
 - ``_handle_openai_api_error``, ``_handle_openai_bad_request``: the same error mapping.
 
 The server's own private uses outside this package: sse-starlette's

@@ -19,6 +19,11 @@ chunk of the reply until it ends and merge them then: about a kilobyte per token
 of concurrent replies hold tens of megabytes. :meth:`FastChatOpenAI._agenerate_with_cache`
 merges them as they come instead, with the same ``+``, so the message and the callbacks are
 the ones ``BaseChatModel`` produces.
+
+A long thread sends the same history on every call: the request's messages are built through
+:mod:`model_client.wire_cache` (each message converted once while it stays unchanged) and go
+to the SDK as ``extra_body``, which it sends as given rather than walking every message
+against its types again. ``reuse_message_wire=False`` turns both off.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from model_client._private import (
 )
 from model_client.merged_reply import MergedReply
 from model_client.token_callbacks import TokenNotifier
+from model_client.wire_cache import shared_cache
 
 __all__ = ["FastChatOpenAI"]
 
@@ -73,6 +79,33 @@ _TRANSPORT = (*_TRANSPORT, ssl.SSLError, anyio.EndOfStream)
 
 class FastChatOpenAI(ChatOpenAI):
     """A drop-in ``ChatOpenAI`` whose async streaming skips the SDK's per-chunk models."""
+
+    reuse_message_wire: bool = True
+    """Convert each unchanged message once, and hand the SDK the request's messages as built."""
+
+    def _get_request_payload(
+        self,
+        input_: Any,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``ChatOpenAI``'s payload, its messages taken from the wire cache where unchanged."""
+        parent = super()._get_request_payload
+        if not self.reuse_message_wire or not (
+            isinstance(input_, list) and all(isinstance(m, BaseMessage) for m in input_)
+        ):
+            return parent(input_, stop=stop, **kwargs)
+        payload = parent([], stop=stop, **kwargs)
+        if "messages" not in payload:  # the Responses API shapes its own input
+            return parent(input_, stop=stop, **kwargs)
+
+        def convert(missed: list[BaseMessage]) -> list[dict[str, Any]]:
+            converted: list[dict[str, Any]] = parent(missed, stop=stop, **kwargs)["messages"]
+            return converted
+
+        payload["messages"] = shared_cache().convert(self.model_name or "", input_, convert)
+        return payload
 
     async def _agenerate_with_cache(
         self,
@@ -169,7 +202,9 @@ class FastChatOpenAI(ChatOpenAI):
         default_chunk_class: type[BaseMessageChunk] = AIMessageChunk
         received = 0
         try:
-            async with self.async_client.with_streaming_response.create(**payload) as api:
+            async with self.async_client.with_streaming_response.create(
+                **_sent_as_built(payload) if self.reuse_message_wire else payload
+            ) as api:
                 response = api.http_response
                 body = _body(response)
                 buffer = b""
@@ -279,6 +314,16 @@ class FastChatOpenAI(ChatOpenAI):
             content=delta.get("content") or "", id=delta.get("id"), response_metadata=metadata
         )
         return ChatGenerationChunk(message=message)
+
+
+def _sent_as_built(payload: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's arguments with the messages in ``extra_body``: it merges that into the JSON body
+    over its own fields ("the second mapping takes precedence") without transforming it, so the
+    body is the same and the history is not walked again. A caller's own ``extra_body`` still
+    wins, as it would over the SDK's fields."""
+    args = dict(payload)
+    extra = {"messages": args.pop("messages"), **(args.pop("extra_body", None) or {})}
+    return {**args, "messages": [], "extra_body": extra}
 
 
 def _body(response: Any) -> AsyncIterator[bytes]:

@@ -18,6 +18,7 @@ from model_client.fast_openai import FastChatOpenAI
 OVERRIDDEN = {
     (BaseChatModel, "_agenerate_with_cache"),
     (ChatOpenAI, "_astream"),
+    (ChatOpenAI, "_get_request_payload"),
 }
 CALLED = {
     (BaseChatModel, "_should_stream"),
