@@ -41,6 +41,11 @@ class Settings(BaseSettings):
 
     # Thread memory: Redis when REDIS_URL is set, else an embedded SQLite file.
     redis_url: SecretStr | None = None
+    redis_cluster: bool | None = Field(
+        None,
+        description="REDIS_URL names a node of a Redis Cluster: true, false, or unset to ask "
+        "the node (INFO cluster) at start-up",
+    )
     redis_key_prefix: str = "agent"
     redis_ttl_seconds: int | None = Field(None, ge=1)
     redis_ttl_refresh_on_read: bool = False

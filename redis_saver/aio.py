@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -26,12 +25,14 @@ from langgraph.checkpoint.base import (
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.typing import EncodableT
 
 from redis_saver import codec, messages
 from redis_saver.base import AsyncOnlySaver
+from redis_saver.cluster import cluster_client, is_cluster
 from redis_saver.errors import RedisUnavailable
 from redis_saver.lua import (
     ALL_SCRIPTS,
@@ -42,7 +43,6 @@ from redis_saver.lua import (
     PUT_WRITES,
     READ,
 )
-from redis_saver.cluster import cluster_client, is_cluster
 from redis_saver.transport import Command, RedisTransport, ScriptCall
 
 __all__ = ["RedisSaver", "RedisUnavailable"]

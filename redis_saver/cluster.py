@@ -36,6 +36,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
+from redis_saver.errors import RedisUnavailable
+
 Command = Sequence[EncodableT]
 Packer = Callable[[Sequence[Command]], bytes]
 
@@ -248,3 +250,17 @@ def cluster_client(url: str, *, max_connections: int, **client_kwargs: Any) -> R
     )
     client_kwargs.setdefault("socket_connect_timeout", 2.0)
     return RedisCluster.from_url(url, max_connections=max_connections, **client_kwargs)
+
+
+async def check_state(client: RedisCluster) -> None:
+    """Raise :class:`RedisUnavailable` unless every master answers ``cluster_state:ok`` (a
+    node answers ``PING`` while its cluster refuses every key: a shard without a master)."""
+    try:
+        await client.initialize()
+        for node in client.get_primaries():
+            info = await client.execute_command("CLUSTER INFO", target_nodes=node)
+            state = info.get("cluster_state") if isinstance(info, dict) else None
+            if state != "ok":
+                raise RedisUnavailable(f"the cluster's state is {state!r} at {node.name}")
+    except (*_UNREACHABLE, ResponseError) as exc:
+        raise RedisUnavailable(f"the cluster cannot be reached: {exc}") from exc

@@ -15,6 +15,7 @@ from app import Settings, create_app
 from bench.openai_standin import OpenAIStandIn
 from graphs import Registry
 from tests.support.live_server import LiveServer
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 from tests.support.registries import chat_registry
 
@@ -59,6 +60,32 @@ def redis_db(redis_url: str) -> Iterator[str]:
     client.flushdb()
     client.close()
     yield redis_url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A real three-master Redis Cluster on loopback, for the whole session."""
+    cluster = RedisCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_db(redis_cluster: RedisCluster) -> str:
+    """The session's cluster, every master flushed; the URL of one node."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared_redis(request: pytest.FixtureRequest) -> str:
+    """What replicas share: one Redis, or a Redis Cluster (a URL at one of its nodes)."""
+    return str(
+        request.getfixturevalue("redis_db" if request.param == "redis" else "redis_cluster_db")
+    )
 
 
 # --- The server under test, against the OpenAI stand-in ------------------------------------

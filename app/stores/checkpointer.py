@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -22,12 +22,16 @@ class Checkpointer:
 
     saver: BaseCheckpointSaver[str]
     kind: str
+    # Beyond an answer from the saver: a Redis Cluster must say its state is ok.
+    healthy: Callable[[], Awaitable[None]] | None = None
 
     async def ping(self) -> None:
         ping = getattr(self.saver, "ping", None)
         try:
             if ping is not None:
                 await ping()
+                if self.healthy is not None:
+                    await self.healthy()
             else:
                 await self.saver.aget_tuple({"configurable": {"thread_id": "__ready__"}})
         except Exception as exc:
@@ -37,10 +41,14 @@ class Checkpointer:
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
     if settings.redis_url is not None and settings.redis_url.get_secret_value():
+        from redis.asyncio.cluster import RedisCluster
+
         from redis_saver import RedisSaver, RedisSaverError
+        from redis_saver.cluster import check_state
 
         async with RedisSaver.from_url(
             settings.redis_url.get_secret_value(),
+            cluster=settings.redis_cluster,
             key_prefix=settings.redis_key_prefix,
             ttl=settings.redis_ttl_seconds,
             refresh_on_read=settings.redis_ttl_refresh_on_read,
@@ -52,7 +60,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             except RedisSaverError as exc:
                 # Start anyway: /ready says 503 until Redis answers, then all recovers.
                 log.warning("Redis is not reachable at start-up: %s", exc)
-            yield Checkpointer(redis_saver, "redis")
+            client = redis_saver.client
+            healthy = (lambda: check_state(client)) if isinstance(client, RedisCluster) else None
+            yield Checkpointer(redis_saver, "redis", healthy)
         return
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(settings.sqlite_path)) as sqlite_saver:

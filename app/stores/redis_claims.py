@@ -9,11 +9,12 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
 
 from app.errors import DuplicateRequest, StoreUnavailable, ThreadBusy
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, tagged
 
 log = logging.getLogger("app.stores.claims")
 
@@ -28,7 +29,7 @@ return 0
 class RedisClaims:
     """Claims and cancels shared by every replica through Redis."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: float = 30.0) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str, ttl: float = 30.0) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
@@ -40,15 +41,15 @@ class RedisClaims:
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
-    def client(self) -> aioredis.Redis:
+    def client(self) -> RedisClient:
         """The Redis client the claims use, which the run log and limits share."""
         return self._client
 
     def _run_key(self, request_id: str) -> str:
-        return f"{self._prefix}:run:{request_id}"
+        return tagged(self._prefix, "run", request_id)
 
     def _lock_key(self, thread_id: str) -> str:
-        return f"{self._prefix}:lock:{thread_id}"
+        return tagged(self._prefix, "lock", thread_id)
 
     @property
     def _channel(self) -> str:
@@ -71,7 +72,7 @@ class RedisClaims:
                 await self._release(keys=[run_key], args=[self.replica])
             if got_lock:
                 await self._release(keys=[lock_key], args=[request_id])
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         if not got_run:
             raise DuplicateRequest(
@@ -80,7 +81,7 @@ class RedisClaims:
             )
         try:
             holder = await self._client.get(lock_key)
-        except RedisError:
+        except REDIS_ERRORS:
             holder = None
         raise ThreadBusy.running(thread_id, holder.decode() if isinstance(holder, bytes) else None)
 
@@ -88,7 +89,7 @@ class RedisClaims:
         self._held.pop(request_id, None)
         try:
             await self._release_claims(request_id, thread_id)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             # Left alone they would keep the thread busy until they expire: retry once Redis
             # answers again (before the next claim, and on every heartbeat).
             log.warning("could not release the claims of %s: %s", request_id, exc)
@@ -102,22 +103,22 @@ class RedisClaims:
         for request_id, thread_id in list(self._unreleased.items()):
             try:
                 await self._release_claims(request_id, thread_id)
-            except RedisError:
+            except REDIS_ERRORS:
                 return
             self._unreleased.pop(request_id, None)
 
     async def running_elsewhere(self, request_id: str) -> bool:
         try:
             return bool(await self._client.exists(self._run_key(request_id)))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     async def holders(self, thread_ids: Sequence[str]) -> dict[str, str]:
         if not thread_ids:
             return {}
         try:
-            found = await self._client.mget([self._lock_key(t) for t in thread_ids])
-        except RedisError as exc:
+            found = await get_many(self._client, [self._lock_key(t) for t in thread_ids])
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return {
             thread_id: holder.decode()
@@ -131,26 +132,26 @@ class RedisClaims:
         try:
             await self._client.set(key, secrets.token_hex(32), nx=True)
             value = await self._client.get(key)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("Redis unreachable for the shared %s; using a local one: %s", name, exc)
             return secrets.token_bytes(32)
         return value if isinstance(value, bytes) else secrets.token_bytes(32)
 
     def _watch_key(self, request_id: str) -> str:
-        return f"{self._prefix}:watch:{request_id}"
+        return tagged(self._prefix, "watch", request_id)
 
     async def watch(self, request_id: str, ttl: float) -> None:
         """Say that a client follows ``request_id`` through this replica, for ``ttl`` seconds."""
         try:
             await self._client.set(self._watch_key(request_id), self.replica, px=int(ttl * 1000))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     async def watched(self, request_id: str) -> bool:
         """Whether a client follows ``request_id`` through some replica."""
         try:
             return bool(await self._client.exists(self._watch_key(request_id)))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     async def request_cancel(self, request_id: str, *, rollback: bool = False) -> None:
@@ -158,7 +159,7 @@ class RedisClaims:
         message = f"{request_id}\trollback" if rollback else request_id
         try:
             await self._client.publish(self._channel, message)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     def start(self, on_cancel: Callable[[str, bool], None]) -> None:
@@ -188,26 +189,40 @@ class RedisClaims:
                     pipe.pexpire(self._run_key(request_id), self._ttl_ms)
                     pipe.pexpire(self._lock_key(thread_id), self._ttl_ms)
                 await pipe.execute()
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("could not refresh run claims: %s", exc)
 
     async def _listen(self, on_cancel: Callable[[str, bool], None]) -> None:
         # Reconnects with a short backoff: a Redis restart must not end cross-replica cancel.
+        attempt = 0
         while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            pubsub: Any = None
             try:
+                pubsub = await self._pubsub(attempt)
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
                     data = message.get("data")
                     if isinstance(data, bytes):
                         request_id, _, action = data.decode().partition("\t")
                         on_cancel(request_id, action == "rollback")
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("cancel listener lost Redis (%s); retrying", exc)
+                attempt += 1
                 await asyncio.sleep(0.5)
             finally:
-                with contextlib.suppress(RedisError, RuntimeError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(*REDIS_ERRORS, RuntimeError):
+                        await pubsub.aclose()
+
+    async def _pubsub(self, attempt: int) -> Any:
+        if not isinstance(self._client, RedisCluster):
+            return self._client.pubsub(ignore_subscribe_messages=True)
+        # A cluster forwards a PUBLISH to every node, so one node's subscription hears every
+        # cancel; after a failure the next node is tried (its master may be the one that died).
+        await self._client.initialize()
+        nodes = self._client.get_nodes()
+        node = nodes[attempt % len(nodes)]
+        return self._client.pubsub(node=node, ignore_subscribe_messages=True)
 
 
 def _unavailable(exc: Exception) -> StoreUnavailable:

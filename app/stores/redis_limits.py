@@ -12,11 +12,9 @@ import contextlib
 import logging
 import time
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from app.errors import StoreUnavailable
 from app.stores.limits import rate_limited, too_many_streams
+from app.stores.redis_client import REDIS_ERRORS, RedisClient
 
 log = logging.getLogger("app.stores.limits")
 
@@ -33,7 +31,7 @@ return 1
 class RedisLimits:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         *,
         prefix: str,
         per_minute: int = 0,
@@ -63,7 +61,7 @@ class RedisLimits:
             pipe.incr(key)
             pipe.expire(key, 61)
             count, _ = await pipe.execute()
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(
                 f"Redis, which counts requests, cannot be reached: {exc}"
             ) from exc
@@ -79,7 +77,7 @@ class RedisLimits:
                 keys=[self._streams_key(user)],
                 args=[self._max_streams, now, now + self._ttl, request_id, int(self._ttl * 2000)],
             )
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(f"Redis, which counts runs, cannot be reached: {exc}") from exc
         if not got:
             raise too_many_streams(self._max_streams)
@@ -93,7 +91,7 @@ class RedisLimits:
             return
         try:
             await self._client.zrem(self._streams_key(user), request_id)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("could not free the run slot of %s (it expires): %s", request_id, exc)
 
     async def _refresh(self) -> None:
@@ -107,7 +105,7 @@ class RedisLimits:
                 for request_id, user in list(self._held.items()):
                     pipe.zadd(self._streams_key(user), {request_id: until}, xx=True)
                 await pipe.execute()
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("could not refresh run slots: %s", exc)
 
     async def aclose(self) -> None:

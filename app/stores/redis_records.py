@@ -1,8 +1,10 @@
 """Thread and run records in Redis, beside the checkpoints (see ``app.threads.records``).
 
-``{prefix}:thread:<id>`` and ``{prefix}:runrec:<id>`` hold the records as JSON;
-``{prefix}:threads:<user>`` and ``{prefix}:runs:<thread>`` are sorted sets indexing them by
-time. With ``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
+``{prefix}:thread:{<id>}`` and ``{prefix}:runrec:{<id>}`` hold the records as JSON;
+``{prefix}:threads:{<user>}`` (``{prefix}:threads`` for everyone's) and
+``{prefix}:runs:{<thread>}`` are sorted sets indexing them by time. A thread's record and its
+runs' index share its hash tag; a listing reads one index, then the records of any slots
+(:func:`get_many`). With ``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-from redis.exceptions import RedisError
 
 from app.errors import StoreUnavailable
 from app.stores.records import (
@@ -24,36 +24,38 @@ from app.stores.records import (
     thread_from_json,
     to_json,
 )
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, tagged
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
+    from redis.asyncio.client import Pipeline
+    from redis.asyncio.cluster import ClusterPipeline
 
 
 class RedisRecords:
-    def __init__(self, client: aioredis.Redis, *, prefix: str, ttl: int | None = None) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str, ttl: int | None = None) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl = ttl
 
     def _thread(self, thread_id: str) -> str:
-        return f"{self._prefix}:thread:{thread_id}"
+        return tagged(self._prefix, "thread", thread_id)
 
     def _user(self, user_id: str | None) -> str:
         """The index of a user's threads; ``None``: of everyone's."""
         if user_id is None:
             return f"{self._prefix}:threads"
-        return f"{self._prefix}:threads:{user_id}"
+        return tagged(self._prefix, "threads", user_id)
 
     def _run(self, run_id: str) -> str:
-        return f"{self._prefix}:runrec:{run_id}"
+        return tagged(self._prefix, "runrec", run_id)
 
     def _runs(self, thread_id: str) -> str:
-        return f"{self._prefix}:runs:{thread_id}"
+        return tagged(self._prefix, "runs", thread_id)
 
     async def get(self, thread_id: str) -> ThreadRecord | None:
         try:
             found = await self._client.get(self._thread(thread_id))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return None if found is None else thread_from_json(found)
 
@@ -62,15 +64,15 @@ class RedisRecords:
         self._put(pipe, record)
         await self._execute(pipe)
 
-    def _put(self, pipe: aioredis.client.Pipeline, record: ThreadRecord) -> None:
+    def _put(self, pipe: Pipeline | ClusterPipeline, record: ThreadRecord) -> None:
         pipe.set(self._thread(record.thread_id), to_json(record), ex=self._ttl)
         for index in (self._user(record.user_id), self._user(None)):
             pipe.zadd(index, {record.thread_id: record.updated_at})
 
     async def finish(self, ends: Sequence[RunEnd]) -> None:
         try:
-            found = await self._client.mget([self._thread(e.thread.thread_id) for e in ends])
-        except RedisError as exc:
+            found = await get_many(self._client, [self._thread(e.thread.thread_id) for e in ends])
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         pipe = self._client.pipeline(transaction=False)
         for end, data in zip(ends, found, strict=True):
@@ -84,10 +86,11 @@ class RedisRecords:
         record = await self.get(thread_id)
         try:
             run_ids = await self._client.zrange(self._runs(thread_id), 0, -1)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         pipe = self._client.pipeline(transaction=False)
-        pipe.delete(self._thread(thread_id), self._runs(thread_id))
+        pipe.delete(self._thread(thread_id))
+        pipe.delete(self._runs(thread_id))
         for run_id in run_ids:
             pipe.delete(self._run(_text(run_id)))
         pipe.zrem(self._user(None), thread_id)
@@ -98,17 +101,17 @@ class RedisRecords:
     async def of_user(self, user_id: str | None) -> list[ThreadRecord]:
         try:
             ids = await self._client.zrevrange(self._user(user_id), 0, -1)
-            found = await self._client.mget([self._thread(_text(i)) for i in ids]) if ids else []
-        except RedisError as exc:
+            found = await get_many(self._client, [self._thread(_text(i)) for i in ids])
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         records = [thread_from_json(data) for data in found if data is not None]
         if len(records) < len(ids):  # expired records: drop them from the index
             gone = {_text(i) for i in ids} - {r.thread_id for r in records}
-            with contextlib.suppress(RedisError):  # tidying only: the next read tries again
+            with contextlib.suppress(*REDIS_ERRORS):  # tidying only: the next read tries again
                 await self._client.zrem(self._user(user_id), *gone)
         return records
 
-    def _put_run(self, pipe: aioredis.client.Pipeline, record: RunRecord) -> None:
+    def _put_run(self, pipe: Pipeline | ClusterPipeline, record: RunRecord) -> None:
         runs = self._runs(record.thread_id)
         pipe.set(self._run(record.run_id), to_json(record), ex=self._ttl)
         pipe.zadd(runs, {record.run_id: record.created_at})
@@ -120,22 +123,22 @@ class RedisRecords:
     async def get_run(self, run_id: str) -> RunRecord | None:
         try:
             found = await self._client.get(self._run(run_id))
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return None if found is None else run_from_json(found)
 
     async def runs_of(self, thread_id: str) -> list[RunRecord]:
         try:
             ids = await self._client.zrevrange(self._runs(thread_id), 0, -1)
-            found = await self._client.mget([self._run(_text(i)) for i in ids]) if ids else []
-        except RedisError as exc:
+            found = await get_many(self._client, [self._run(_text(i)) for i in ids])
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return [run_from_json(data) for data in found if data is not None]
 
-    async def _execute(self, pipe: aioredis.client.Pipeline) -> None:
+    async def _execute(self, pipe: Pipeline | ClusterPipeline) -> None:
         try:
             await pipe.execute()
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
 
 

@@ -1,8 +1,9 @@
 """Each run's frames in a Redis Stream, so any replica can replay and follow them.
 
-``{prefix}:log:<requestId>`` holds one entry per frame, its stream id ``<position>-0`` (the
-frame's id, so ids are the run's own log positions: strictly increasing, never two in one
-millisecond's clash), with the frame's event name and data. Entry ``0-1`` names the run's owner
+``{prefix}:log:{<requestId>}`` (the request id is the hash tag of a run's keys) holds one entry
+per frame, its stream id ``<position>-0`` (the frame's id, so ids are the run's own log
+positions: strictly increasing, never two in one millisecond's clash), with the frame's event
+name and data. Entry ``0-1`` names the run's owner
 and thread. A run's writer appends what the run produced since its last write in one pipeline
 per wake-up (never one round trip per token), trims to ``MAXLEN ~``, and sets the key to expire
 ``ttl`` seconds after its last write, the terminal frame included. Imported only with Redis.
@@ -17,10 +18,8 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from app.errors import RunLost, StoreUnavailable
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, tagged
 from app.stores.run_log import Codec, LogFrame, Run, RunOwner
 from redis_saver.errors import RedisUnavailable
 from redis_saver.transport import RedisTransport
@@ -58,7 +57,7 @@ class RedisRunLog:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         *,
         prefix: str,
         ttl: float,
@@ -84,7 +83,7 @@ class RedisRunLog:
         self._failing = False
 
     def key(self, request_id: str) -> str:
-        return f"{self._prefix}:log:{request_id}"
+        return tagged(self._prefix, "log", request_id)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -196,7 +195,7 @@ class RedisRunLog:
                 if not await self._running(request_id):
                     return None
                 await asyncio.sleep(0.05)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(
                 f"Redis, which holds run logs, cannot be reached: {exc}"
             ) from exc
@@ -206,7 +205,7 @@ class RedisRunLog:
         """Whether the run's log ends (final or error) at or before ``position``."""
         try:
             last: Any = await self._client.xrevrange(self.key(request_id), "+", "-", count=1)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(
                 f"Redis, which holds run logs, cannot be reached: {exc}"
             ) from exc
@@ -223,7 +222,7 @@ class RedisRunLog:
             entries: Any = await self._client.xrevrange(
                 self.key(request_id), f"({before}-0", "0-2", count=_READ_COUNT
             )
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(
                 f"Redis, which holds run logs, cannot be reached: {exc}"
             ) from exc
@@ -244,7 +243,7 @@ class RedisRunLog:
                 reply: Any = await self._client.xread(
                     {key: last}, count=_READ_COUNT, block=_BLOCK_MS
                 )
-            except RedisError as exc:
+            except REDIS_ERRORS as exc:
                 raise StoreUnavailable(
                     f"Redis, which holds run logs, cannot be reached: {exc}"
                 ) from exc

@@ -191,12 +191,12 @@ async def test_log_expiry_makes_a_finished_run_404(
 
 
 async def test_two_servers_on_one_redis_start_on_one_rejoin_on_the_other(
-    make_server: ServerFactory, upstream: OpenAIStandIn, redis_db: str
+    make_server: ServerFactory, upstream: OpenAIStandIn, shared_redis: str
 ) -> None:
     """Started on A with POST /start, followed on B mid-run and again after it ended."""
     upstream.enqueue(Reply(token_count=20, delay=0.05))
-    a = make_server(redis_url=redis_db)
-    b = make_server(redis_url=redis_db)
+    a = make_server(redis_url=shared_redis)
+    b = make_server(redis_url=shared_redis)
     async with httpx.AsyncClient(timeout=20) as client:
         started = (await client.post(f"{a.url}/start", json=turn("x", user="ann"))).json()
         live = await _read(client, "GET", b.url + started["streamUrl"])

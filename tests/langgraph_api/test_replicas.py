@@ -13,22 +13,22 @@ from tests.langgraph_api.support import TIMEOUT, collect, of, said
 from tests.support.registries import agent_registry
 
 
-def _pair(make_server: ServerFactory, redis_db: str) -> tuple[str, str]:
+def _pair(make_server: ServerFactory, shared_redis: str) -> tuple[str, str]:
     settings: dict[str, Any] = {
         "registry": agent_registry(),
         "openai_api_key": None,
         "offline_token_delay_ms": 40,
-        "redis_url": redis_db,
+        "redis_url": shared_redis,
     }
     return make_server(**settings).url, make_server(**settings).url
 
 
 async def test_a_run_on_one_replica_is_rejoined_through_the_other(
-    make_server: ServerFactory, redis_db: str
+    make_server: ServerFactory, shared_redis: str
 ) -> None:
     """The first replica streams part of a run; the second serves the rest from the run's log
     after the last id seen, as the same frames: together they are the whole run, once."""
-    first, second = _pair(make_server, redis_db)
+    first, second = _pair(make_server, shared_redis)
     async with (
         get_client(url=first, api_key=None, timeout=TIMEOUT) as a,
         get_client(url=second, api_key=None, timeout=TIMEOUT) as b,
@@ -64,11 +64,11 @@ async def test_a_run_on_one_replica_is_rejoined_through_the_other(
 
 
 async def test_a_run_on_one_replica_is_cancelled_through_the_other(
-    make_server: ServerFactory, redis_db: str
+    make_server: ServerFactory, shared_redis: str
 ) -> None:
     """Cancel reaches the replica that runs the run; the thread keeps what was streamed and is
     free for the next run on either."""
-    first, second = _pair(make_server, redis_db)
+    first, second = _pair(make_server, shared_redis)
     async with (
         get_client(url=first, api_key=None, timeout=TIMEOUT) as a,
         get_client(url=second, api_key=None, timeout=TIMEOUT) as b,

@@ -16,10 +16,10 @@ SLOW = Reply(token_count=40, delay=0.05)
 
 
 async def test_memory_survives_a_server_restart(
-    make_server: ServerFactory, upstream: OpenAIStandIn, redis_db: str
+    make_server: ServerFactory, upstream: OpenAIStandIn, shared_redis: str
 ) -> None:
     """A multi-turn chat through a server on Redis continues after the server restarts."""
-    first = make_server(redis_url=redis_db)
+    first = make_server(redis_url=shared_redis)
     async with httpx.AsyncClient(base_url=first.url) as client:
         for text in ("one", "two"):
             assert (await client.post("/generate", json=turn(text))).status_code == 200
@@ -27,7 +27,7 @@ async def test_memory_survives_a_server_restart(
     assert health["checkpointer"] == "redis"
     first.stop()
 
-    second = make_server(redis_url=redis_db)
+    second = make_server(redis_url=shared_redis)
     async with httpx.AsyncClient(base_url=second.url) as client:
         assert (await client.post("/generate", json=turn("three"))).status_code == 200
     contents = [m["content"] for m in upstream.seen[-1].messages if m["role"] == "user"]
@@ -35,11 +35,11 @@ async def test_memory_survives_a_server_restart(
 
 
 async def test_replicas_share_busy_threads_duplicates_and_cancel(
-    make_server: ServerFactory, upstream: OpenAIStandIn, redis_db: str
+    make_server: ServerFactory, upstream: OpenAIStandIn, shared_redis: str
 ) -> None:
     """Two servers on one Redis: a thread runs once, a requestId once, cancel works anywhere."""
-    a = make_server(redis_url=redis_db)
-    b = make_server(redis_url=redis_db)
+    a = make_server(redis_url=shared_redis)
+    b = make_server(redis_url=shared_redis)
     upstream.enqueue(SLOW)
     async with httpx.AsyncClient(base_url=a.url) as ca, httpx.AsyncClient(base_url=b.url) as cb:
         async with ca.stream("POST", "/stream", json=turn("long", requestId="r-x")) as resp:

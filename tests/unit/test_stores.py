@@ -1,6 +1,7 @@
 """Each store's backends side by side, through their protocol: memory (or SQLite) and Redis on
-a real ``redis-server``. What one promises, the other keeps: claims, limits, records; the run
-log keeps a run's frames for other replicas (Redis), or knows no run of another (memory)."""
+a real ``redis-server``, and Redis on a real three-master Redis Cluster. What one promises, the
+others keep: claims, limits, records; the run log keeps a run's frames for other replicas
+(Redis), or knows no run of another (memory)."""
 
 from __future__ import annotations
 
@@ -19,48 +20,57 @@ from app.stores.claims import Claims, MemoryClaims
 from app.stores.limits import Limits, MemoryLimits, RateLimited, TooManyStreams
 from app.stores.records import Records, RunEnd, RunRecord, ThreadRecord
 from app.stores.redis_claims import RedisClaims
+from app.stores.redis_client import RedisClient
 from app.stores.redis_limits import RedisLimits
 from app.stores.redis_records import RedisRecords
 from app.stores.redis_run_log import RedisRunLog
 from app.stores.run_log import MemoryRunLog
 from app.stores.sqlite_records import SqliteRecords
 from app.wire.codec import encoder_for
+from redis_saver.cluster import cluster_client
 from tests.unit.support import ScriptedExecutor, spec
 
 
-@pytest.fixture
-async def client(redis_db: str) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(redis_db)
+def _connect(request: pytest.FixtureRequest, kind: str) -> RedisClient:
+    """A client on the session's flushed Redis, or on its flushed Redis Cluster."""
+    if kind == "cluster":
+        return cluster_client(request.getfixturevalue("redis_cluster_db"), max_connections=50)
+    return aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+
+
+@pytest.fixture(params=["redis", "cluster"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[RedisClient]:
+    connection = _connect(request, request.param)
     yield connection
     await connection.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def claims(request: pytest.FixtureRequest) -> AsyncIterator[Claims]:
     if request.param == "memory":
         yield MemoryClaims()
         return
-    connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+    connection = _connect(request, request.param)
     yield RedisClaims(connection, prefix="t", ttl=5)
     await connection.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def limits(request: pytest.FixtureRequest) -> AsyncIterator[Limits]:
     if request.param == "memory":
         yield MemoryLimits(per_minute=2, max_streams=1)
         return
-    connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+    connection = _connect(request, request.param)
     store = RedisLimits(connection, prefix="t", per_minute=2, max_streams=1, ttl=5)
     yield store
     await store.aclose()
     await connection.aclose()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "cluster"])
 async def records(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Records]:
-    if request.param == "redis":
-        connection = aioredis.Redis.from_url(request.getfixturevalue("redis_db"))
+    if request.param != "sqlite":
+        connection = _connect(request, request.param)
         yield RedisRecords(connection, prefix="t")
         await connection.aclose()
         return
@@ -82,7 +92,7 @@ async def test_claims_release_and_shared_secrets(claims: Claims) -> None:
 
 
 async def test_redis_claims_hold_a_thread_and_a_request_across_replicas(
-    client: aioredis.Redis,
+    client: RedisClient,
 ) -> None:
     """Two replicas on one Redis: a held thread is busy for the other, a held request id a
     duplicate; the holder is named; a released claim frees both."""
@@ -104,7 +114,7 @@ async def test_redis_claims_hold_a_thread_and_a_request_across_replicas(
 
 
 async def test_redis_claims_carry_a_cancel_to_the_replica_holding_the_run(
-    client: aioredis.Redis,
+    client: RedisClient,
 ) -> None:
     """request_cancel on one replica reaches the listener of another."""
     here, there = (RedisClaims(client, prefix="t", ttl=5) for _ in range(2))
@@ -173,7 +183,7 @@ async def test_records_keep_threads_and_runs_and_ends_update_them(records: Recor
 
 
 async def test_the_redis_run_log_serves_a_run_to_another_replica(
-    client: aioredis.Redis,
+    client: RedisClient,
 ) -> None:
     """A run's frames, its owner and its end, read back from Redis as another replica would."""
     claims = RedisClaims(client, prefix="t", ttl=5)
@@ -218,3 +228,28 @@ async def test_the_memory_run_log_knows_no_run_of_another_replica() -> None:
 
     assert await log.owner(run.spec.request_id) is None
     assert [batch async for batch in log.frames(run.spec.request_id, 0)] == []
+
+
+async def test_redis_records_on_a_cluster_list_threads_and_runs_of_every_shard(
+    redis_cluster_db: str,
+) -> None:
+    """On three masters, 24 threads' records spread over every shard, and a user's listing,
+    everyone's, and a thread's runs find each of them; a deleted thread is gone from all."""
+    client = cluster_client(redis_cluster_db, max_connections=50)
+    records = RedisRecords(client, prefix="t")
+    try:
+        await records.finish([_end(f"t{i}", "alice", f"r{i}") for i in range(24)])
+        await records.finish([_end("t0", "alice", f"again{i}") for i in range(5)])
+
+        masters = client.get_primaries()
+        holding = {client.get_node_from_key(f"t:thread:{{t{i}}}").name for i in range(24)}
+        assert len(holding) == len(masters) == 3
+        assert {t.thread_id for t in await records.of_user("alice")} == {f"t{i}" for i in range(24)}
+        assert len(await records.of_user(None)) == 24
+        assert len(await records.runs_of("t0")) == 6
+
+        await records.delete("t0")
+        assert await records.get("t0") is None and await records.runs_of("t0") == []
+        assert len(await records.of_user("alice")) == 23
+    finally:
+        await client.aclose()
