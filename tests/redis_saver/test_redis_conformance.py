@@ -1,4 +1,5 @@
-"""LangGraph's checkpointer conformance suite, every capability, against RedisSaver."""
+"""LangGraph's checkpointer conformance suite, every capability, against RedisSaver on one
+Redis and on a Redis Cluster (``shared_redis``)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,10 @@ def _failures(report: CapabilityReport) -> dict[str, str]:
 
 @pytest.mark.parametrize("protocol", [2, 3])
 async def test_conformance_when_history_kept_then_every_capability_passes(
-    redis_db: str, protocol: int
+    shared_redis: str, protocol: int
 ) -> None:
     """All eight capabilities are detected and every test passes, over RESP2 and RESP3."""
-    report = await _run_suite(redis_db, keep_history=True, protocol=protocol)
+    report = await _run_suite(shared_redis, keep_history=True, protocol=protocol)
 
     failures = _failures(report)
     assert not failures, "conformance failures:\n" + "\n".join(
@@ -73,10 +74,10 @@ async def test_conformance_when_history_kept_then_every_capability_passes(
 
 
 async def test_conformance_when_history_dropped_then_only_history_reads_fail(
-    redis_db: str,
+    shared_redis: str,
 ) -> None:
     """keep_history=False fails exactly the suite's tests that read an older checkpoint."""
-    report = await _run_suite(redis_db, keep_history=False)
+    report = await _run_suite(shared_redis, keep_history=False)
 
     failures = set(_failures(report))
     assert failures == NEEDS_HISTORY, (
