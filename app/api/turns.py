@@ -33,6 +33,17 @@ def held_messages(graph: GraphVersion, saved: CheckpointTuple | None) -> list[Ba
     return graph.conversation.messages(saved.checkpoint.get("channel_values") or {})
 
 
+def unanswered_calls(held: Sequence[BaseMessage]) -> list[str]:
+    """The tool calls of the thread's last model message that have no result yet (the one
+    whose tool asked the user, when an interrupt is pending)."""
+    answered = {getattr(m, "tool_call_id", None) for m in held if m.type == "tool"}
+    for message in reversed(held):
+        calls = getattr(message, "tool_calls", None)
+        if message.type == "ai" and calls:
+            return [c["id"] for c in calls if c.get("id") and c["id"] not in answered]
+    return []
+
+
 def thread_graph(services: Services, saved: CheckpointTuple | None) -> str | None:
     """The thread's own graph, for a request that names none."""
     if saved is None:

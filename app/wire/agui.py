@@ -60,11 +60,22 @@ class AGUIEncoder:
     """Encodes one run's events as AG-UI events; the run's id is ``spec.wire_context['run_id']``
     (the client's ``runId``), or the request id."""
 
-    __slots__ = ("_calls", "_content_head", "_message", "_spec", "_text", "last_id", "run_id")
+    __slots__ = (
+        "_answered",
+        "_calls",
+        "_content_head",
+        "_message",
+        "_spec",
+        "_text",
+        "last_id",
+        "run_id",
+    )
 
     def __init__(self, spec: RunSpec) -> None:
         self._spec = spec
         self.run_id: str = spec.wire_context.get("run_id") or spec.request_id
+        # The tool call a resume answers: the client holds its start and arguments already.
+        self._answered: Mapping[str, bool] = spec.wire_context.get("answered") or {}
         self._message: str | None = None  # the model message the deltas belong to
         self._text: str | None = None  # the open text message
         self._content_head = b""
@@ -119,6 +130,8 @@ class AGUIEncoder:
             if event.message is not None:
                 self._close_text(out)
                 self._message = event.message.id
+            if event.id in self._answered:
+                return
             start: dict[str, Any] = {
                 "type": "TOOL_CALL_START",
                 "toolCallId": event.id,

@@ -23,7 +23,14 @@ from langgraph.types import Command
 
 from app.api.chat.binder import graph_settings
 from app.api.deps import Services
-from app.api.turns import held_messages, pending_interrupt, thread_graph, unanswered, user_turn
+from app.api.turns import (
+    held_messages,
+    pending_interrupt,
+    thread_graph,
+    unanswered,
+    unanswered_calls,
+    user_turn,
+)
 from app.errors import ValidationFailed
 from app.runs.spec import RunSpec
 
@@ -75,6 +82,10 @@ async def bind(
         if entry.status == "cancelled":
             extra = entry.payload if isinstance(entry.payload, dict) else {}
             answer = {**extra, "approved": False, "cancelled": True}
+        # The call whose tool asked: the client holds it, so its start is not sent again.
+        waiting = unanswered_calls(held)
+        if len(waiting) == 1:
+            common["wire_context"] = {"run_id": body.run_id, "answered": {waiting[0]: True}}
         return RunSpec(**common, input=Command(resume=answer), resuming=True)
     if not new:
         raise ValidationFailed(
