@@ -44,3 +44,12 @@ if [ ! -f "$langgraph_js/node_modules/.package-lock.json" ] ||
   echo "system-deps: npm ci in $langgraph_js"
   npm ci --prefix "$langgraph_js" --no-audit --no-fund --loglevel=error
 fi
+
+# The front-end protocols' clients (ai 6 and 7 under the aliases ai6 and ai7, @ag-ui/client), as
+# tests/frontends/package-lock.json pins them; the same rule as above.
+frontends=tests/frontends
+if [ ! -f "$frontends/node_modules/.package-lock.json" ] ||
+  [ "$frontends/package-lock.json" -nt "$frontends/node_modules/.package-lock.json" ]; then
+  echo "system-deps: npm ci in $frontends"
+  npm ci --prefix "$frontends" --no-audit --no-fund --loglevel=error
+fi

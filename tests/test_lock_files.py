@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCKS = ["examples/node/package-lock.json", "tests/langgraph_js/package-lock.json"]
+LOCKS = [
+    "examples/node/package-lock.json",
+    "tests/langgraph_js/package-lock.json",
+    "tests/frontends/package-lock.json",
+]
 
 
 @pytest.mark.parametrize("path", LOCKS)
