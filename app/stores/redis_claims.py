@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 
 from app.errors import DuplicateRequest, StoreUnavailable, ThreadBusy
-from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, tagged
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, run_key, thread_key
 
 log = logging.getLogger("app.stores.claims")
 
@@ -46,10 +46,10 @@ class RedisClaims:
         return self._client
 
     def _run_key(self, request_id: str) -> str:
-        return tagged(self._prefix, "run", request_id)
+        return run_key(self._prefix, request_id, "claim")
 
     def _lock_key(self, thread_id: str) -> str:
-        return tagged(self._prefix, "lock", thread_id)
+        return thread_key(self._prefix, thread_id, "lock")
 
     @property
     def _channel(self) -> str:
@@ -138,7 +138,7 @@ class RedisClaims:
         return value if isinstance(value, bytes) else secrets.token_bytes(32)
 
     def _watch_key(self, request_id: str) -> str:
-        return tagged(self._prefix, "watch", request_id)
+        return run_key(self._prefix, request_id, "watch")
 
     async def watch(self, request_id: str, ttl: float) -> None:
         """Say that a client follows ``request_id`` through this replica, for ``ttl`` seconds."""

@@ -17,9 +17,17 @@ RedisClient = aioredis.Redis | RedisCluster
 REDIS_ERRORS = (RedisError, RedisClusterException)
 
 
-def tagged(prefix: str, kind: str, name: str) -> str:
-    """``prefix:kind:{name}``, ``name`` its hash tag: one slot for a thread's keys, or a run's."""
-    return f"{prefix}:{kind}:{{{name}}}"
+def thread_key(prefix: str, thread_id: str, kind: str) -> str:
+    """A key of the thread's, in the hash tag of its checkpoints (``redis_saver.codec``'s
+    ``{prefix:t:<id>}``): a thread's claim, record and runs live in its checkpoints' slot, so
+    a shard that fails takes whole threads with it, never half of one."""
+    return f"{{{prefix}:t:{thread_id}}}:{kind}"
+
+
+def run_key(prefix: str, request_id: str, kind: str) -> str:
+    """A key of the run's (its claim, watch, log, record), in one hash tag, the one of the
+    saver's index of the run's checkpoints (``{prefix:r:<id>}``)."""
+    return f"{{{prefix}:r:{request_id}}}:{kind}"
 
 
 async def get_many(client: RedisClient, keys: Sequence[str]) -> list[bytes | None]:

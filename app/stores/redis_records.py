@@ -1,10 +1,10 @@
 """Thread and run records in Redis, beside the checkpoints (see ``app.threads.records``).
 
-``{prefix}:thread:{<id>}`` and ``{prefix}:runrec:{<id>}`` hold the records as JSON;
-``{prefix}:threads:{<user>}`` (``{prefix}:threads`` for everyone's) and
-``{prefix}:runs:{<thread>}`` are sorted sets indexing them by time. A thread's record and its
-runs' index share its hash tag; a listing reads one index, then the records of any slots
-(:func:`get_many`). With ``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
+``{prefix:t:<thread>}:record`` and ``{prefix:r:<run>}:record`` hold the records as JSON, in
+their thread's (or run's) hash tag, the checkpoints' own; ``{prefix}:threads:{<user>}``
+(``{prefix}:threads`` for everyone's) and ``{prefix:t:<thread>}:runs`` are sorted sets indexing
+them by time. A listing reads one index, then records of any slot (:func:`get_many`). With
+``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from app.stores.records import (
     thread_from_json,
     to_json,
 )
-from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, tagged
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, run_key, thread_key
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -38,19 +38,19 @@ class RedisRecords:
         self._ttl = ttl
 
     def _thread(self, thread_id: str) -> str:
-        return tagged(self._prefix, "thread", thread_id)
+        return thread_key(self._prefix, thread_id, "record")
 
     def _user(self, user_id: str | None) -> str:
         """The index of a user's threads; ``None``: of everyone's."""
         if user_id is None:
             return f"{self._prefix}:threads"
-        return tagged(self._prefix, "threads", user_id)
+        return f"{self._prefix}:threads:{{{user_id}}}"
 
     def _run(self, run_id: str) -> str:
-        return tagged(self._prefix, "runrec", run_id)
+        return run_key(self._prefix, run_id, "record")
 
     def _runs(self, thread_id: str) -> str:
-        return tagged(self._prefix, "runs", thread_id)
+        return thread_key(self._prefix, thread_id, "runs")
 
     async def get(self, thread_id: str) -> ThreadRecord | None:
         try:

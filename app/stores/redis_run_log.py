@@ -1,7 +1,7 @@
 """Each run's frames in a Redis Stream, so any replica can replay and follow them.
 
-``{prefix}:log:{<requestId>}`` (the request id is the hash tag of a run's keys) holds one entry
-per frame, its stream id ``<position>-0`` (the frame's id, so ids are the run's own log
+``{prefix:r:<requestId>}:log`` (the hash tag of every key of the run's) holds one entry per
+frame, its stream id ``<position>-0`` (the frame's id, so ids are the run's own log
 positions: strictly increasing, never two in one millisecond's clash), with the frame's event
 name and data. Entry ``0-1`` names the run's owner
 and thread. A run's writer appends what the run produced since its last write in one pipeline
@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from app.errors import RunLost, StoreUnavailable
-from app.stores.redis_client import REDIS_ERRORS, RedisClient, tagged
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, run_key
 from app.stores.run_log import Codec, LogFrame, Run, RunOwner
 from redis_saver.errors import RedisUnavailable
 from redis_saver.transport import RedisTransport
@@ -83,7 +83,7 @@ class RedisRunLog:
         self._failing = False
 
     def key(self, request_id: str) -> str:
-        return tagged(self._prefix, "log", request_id)
+        return run_key(self._prefix, request_id, "log")
 
     # -- writing -------------------------------------------------------------------------
 

@@ -20,13 +20,14 @@ from app.stores.claims import Claims, MemoryClaims
 from app.stores.limits import Limits, MemoryLimits, RateLimited, TooManyStreams
 from app.stores.records import Records, RunEnd, RunRecord, ThreadRecord
 from app.stores.redis_claims import RedisClaims
-from app.stores.redis_client import RedisClient
+from app.stores.redis_client import RedisClient, thread_key
 from app.stores.redis_limits import RedisLimits
 from app.stores.redis_records import RedisRecords
 from app.stores.redis_run_log import RedisRunLog
 from app.stores.run_log import MemoryRunLog
 from app.stores.sqlite_records import SqliteRecords
 from app.wire.codec import encoder_for
+from redis_saver import codec
 from redis_saver.cluster import cluster_client
 from tests.unit.support import ScriptedExecutor, spec
 
@@ -242,8 +243,13 @@ async def test_redis_records_on_a_cluster_list_threads_and_runs_of_every_shard(
         await records.finish([_end("t0", "alice", f"again{i}") for i in range(5)])
 
         masters = client.get_primaries()
-        holding = {client.get_node_from_key(f"t:thread:{{t{i}}}").name for i in range(24)}
+        holding = {client.get_node_from_key(thread_key("t", f"t{i}", "record")) for i in range(24)}
         assert len(holding) == len(masters) == 3
+        # A thread's record, claim and runs live in the slot of its checkpoints.
+        checkpoints = codec.thread_keys("t", "t0").data
+        assert {
+            client.keyslot(thread_key("t", "t0", kind)) for kind in ("record", "lock", "runs")
+        } == {client.keyslot(checkpoints)}
         assert {t.thread_id for t in await records.of_user("alice")} == {f"t{i}" for i in range(24)}
         assert len(await records.of_user(None)) == 24
         assert len(await records.runs_of("t0")) == 6
