@@ -266,8 +266,12 @@ class AISDKEncoder:
                 "outputTokens": usage.get("output_tokens", 0),
                 "totalTokens": usage.get("total_tokens", 0),
             }
-        if reply.interrupt is not None:
-            metadata["interrupt"] = {"id": reply.interrupt.id, "value": reply.interrupt.value}
+        # Always named: the client merges a continuation's metadata into the message's, so an
+        # answered interrupt must be cleared, not left out.
+        interrupt = reply.interrupt
+        metadata["interrupt"] = (
+            {"id": interrupt.id, "value": interrupt.value} if interrupt is not None else None
+        )
         return metadata
 
     # -- the open parts ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """examples/node/stream.mjs, examples/node/eventsource.mjs (POST /start, then the eventsource
-package) and examples/python/stream.py against a live server."""
+package), examples/python/stream.py, and the front-end protocols' examples/node/aisdk.mjs and
+agui.mjs against a live server."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from bench.openai_standin import OpenAIStandIn, Reply
+from bench.openai_standin import OpenAIStandIn, Reply, ToolCall
 from tests.conftest import ServerFactory
 from tests.support.dropping_proxy import dropping_proxy
+from tests.support.registries import agent_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_EXAMPLES = ROOT / "examples/node"
@@ -230,3 +232,46 @@ def test_eventsource_client_resumes_after_a_dropped_connection(
     assert again.last_event_id is not None
     assert 0 < int(again.last_event_id) < len(words)
     assert len(upstream.seen) == 1
+
+
+# --- The front-end protocols' clients: a tool turn with approval, one command each ----------
+
+NOTE = {"title": "Demo", "text": "The demo is on Friday"}
+
+
+def _front_end_example(script: str) -> list[str]:
+    """examples/node/<script>, with the packages examples/node/package.json pins."""
+    pinned = json.loads((NODE_EXAMPLES / "package.json").read_text())["dependencies"]
+    for name, version in pinned.items():
+        installed = NODE_EXAMPLES / "node_modules" / name / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            pytest.fail(
+                f"examples/node needs {name} {version}: run `make test` (scripts/system-deps.sh "
+                "runs npm ci there) or `npm ci --prefix examples/node`."
+            )
+    return [node(), str(NODE_EXAMPLES / script)]
+
+
+@pytest.mark.parametrize("decline", [False, True], ids=["approve", "decline"])
+@pytest.mark.parametrize("script", ["aisdk.mjs", "agui.mjs"])
+def test_front_end_example_streams_a_tool_turn_with_approval(
+    script: str, decline: bool, make_server: ServerFactory, upstream: OpenAIStandIn
+) -> None:
+    """aisdk.mjs (the AI SDK's AbstractChat) and agui.mjs (AG-UI's HttpAgent) send a message
+    the model answers with save_note, answer its approval, and print the rest of the turn."""
+    upstream.enqueue(
+        Reply(tokens=[], tool_calls=[ToolCall("save_note", NOTE, id="n1")]),
+        Reply(tokens=["Done", " here."]),
+    )
+    server = make_server(registry=agent_registry())
+    flags = ["--decline"] if decline else []
+
+    result = run([*_front_end_example(script), server.url, "Note the demo", "ex-thread", *flags])
+
+    assert result.returncode == 0, result.stderr
+    assert "save_note" in result.stdout
+    assert "Done here." in result.stdout
+    tool_result = upstream.seen[-1].messages[-1]
+    assert tool_result["role"] == "tool"
+    assert ("declined" in tool_result["content"]) is decline
+    assert ("data-note" in result.stdout or "attachment" in result.stdout) is not decline

@@ -184,10 +184,13 @@ async def test_the_wire_is_what_ag_uis_encoder_writes(
         Reply(tokens=["Two."]),
     )
     encoder = EventEncoder()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        async with client.stream("POST", "/ag-ui/tool-agent", json=_input("wire", "1+1?")) as r:
-            assert r.headers["content-type"].startswith("text/event-stream")
-            lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
+    body = _input("wire", "1+1?")
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+        client.stream("POST", "/ag-ui/tool-agent", json=body) as r,
+    ):
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line async for line in r.aiter_lines() if line.startswith("data: ")]
     assert len(lines) > 8
     for line in lines:
         sent = orjson.loads(line[len("data: ") :])
