@@ -42,6 +42,7 @@ from redis_saver.lua import (
     PUT,
     PUT_WRITES,
     READ,
+    READ_RECORD,
 )
 from redis_saver.transport import Command, RedisTransport, ScriptCall
 
@@ -195,6 +196,14 @@ class RedisSaver(AsyncOnlySaver):
         for (found_ns, channel), blob in refs.items():
             self._known.remember(thread_id, found_ns, channel, blob)
         return found[0] if found else None
+
+    async def aget_metadata(self, config: RunnableConfig) -> CheckpointMetadata | None:
+        """The newest checkpoint's metadata (of the config's namespace), or ``None``: one round
+        trip that reads neither channel values nor messages, for callers that check an owner."""
+        conf = config["configurable"]
+        args: list[EncodableT] = [self._read_ttl_ms, conf.get("checkpoint_ns", "")]
+        record = await self._redis.eval(READ_RECORD, self._keys(str(conf["thread_id"])), args)
+        return codec.decode_metadata(self.serde, record) if isinstance(record, bytes) else None
 
     async def aput(
         self,

@@ -125,6 +125,12 @@ def _decode_record(record: bytes) -> _Record:
     )
 
 
+def decode_metadata(serde: SerializerProtocol, record: bytes) -> CheckpointMetadata:
+    """A record's metadata alone: its checkpoint and the channel values are not decoded."""
+    metadata: CheckpointMetadata = serde.loads_typed(_decode_record(record).metadata)
+    return metadata
+
+
 def _decode_writes(
     serde: SerializerProtocol, fields: Sequence[bytes], values: Sequence[bytes | bool | None]
 ) -> list[PendingWrite]:

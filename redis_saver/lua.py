@@ -310,6 +310,19 @@ end
 return {entries, blob_fields, blob_values, message_fields, hmget(message_fields)}
 """
 
+# ARGV: ttl_ms (0 = no refresh), ns. The newest checkpoint's record alone: what a caller
+# that needs only its metadata reads, without the channel values and messages.
+_READ_RECORD = r"""
+local ttl, ns = tonumber(ARGV[1]), ARGV[2]
+local lo, hi = prefix_range("c\0" .. ns .. "\0")
+local newest = redis.call("ZRANGE", INDEX, hi, lo, "BYLEX", "REV", "LIMIT", 0, 1)
+if #newest == 0 then return false end
+local rec = redis.call("HGET", DATA, newest[1])
+if not rec then return false end
+refresh(ttl)
+return rec
+"""
+
 # Returns the thread's distinct run ids, so the caller can unlink the run index.
 _DELETE_THREAD = r"""
 local runs, seen = {}, {}
@@ -373,8 +386,17 @@ class LuaScript:
 PUT = LuaScript("put", _PUT)
 PUT_WRITES = LuaScript("put_writes", _PUT_WRITES)
 READ = LuaScript("read", _READ)
+READ_RECORD = LuaScript("read_record", _READ_RECORD)
 DELETE_THREAD = LuaScript("delete_thread", _DELETE_THREAD)
 DELETE_RUNS = LuaScript("delete_runs", _DELETE_RUNS)
 PRUNE_KEEP_LATEST = LuaScript("prune_keep_latest", _PRUNE_KEEP_LATEST)
 
-ALL_SCRIPTS = (PUT, PUT_WRITES, READ, DELETE_THREAD, DELETE_RUNS, PRUNE_KEEP_LATEST)
+ALL_SCRIPTS = (
+    PUT,
+    PUT_WRITES,
+    READ,
+    READ_RECORD,
+    DELETE_THREAD,
+    DELETE_RUNS,
+    PRUNE_KEEP_LATEST,
+)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
 
 from app.auth.principal import ANONYMOUS
 from app.errors import GraphNotFound, ThreadGraphMismatch, ThreadNotFound
@@ -63,6 +64,21 @@ class ThreadAccess:
         except Exception as exc:
             raise_mapped(exc)
 
+    async def latest_metadata(self, thread_id: str) -> CheckpointMetadata | None:
+        """The latest checkpoint's metadata alone. A saver that reads it without the channel
+        values (the Redis saver's ``aget_metadata``) keeps a long thread's check flat; others
+        read the whole checkpoint."""
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        read_metadata = getattr(self._saver, "aget_metadata", None)
+        try:
+            if read_metadata is not None:
+                metadata: CheckpointMetadata | None = await read_metadata(config)
+                return metadata
+            saved = await self._saver.aget_tuple(config)
+        except Exception as exc:
+            raise_mapped(exc)
+        return saved.metadata if saved is not None else None
+
     async def find(self, thread_id: str, actor: str | None, *, record: bool = True) -> FoundThread:
         """The thread, if ``actor`` may see it; else a 404, whether it exists or not. Its
         record is read when it has no checkpoint (the record names its owner) or ``record``."""
@@ -88,9 +104,7 @@ class ThreadAccess:
         saved: CheckpointTuple | None,
         record: ThreadRecord | None,
     ) -> FoundThread:
-        owner = record.user_id if record is not None else ANONYMOUS
-        if saved is not None:
-            owner = str(saved.metadata.get("user_id") or owner)
+        owner = _owner(saved.metadata if saved is not None else None, record)
         if not may_see(owner, actor):
             raise not_found(thread_id)
         return FoundThread(thread_id, owner, record, saved)
@@ -104,10 +118,15 @@ class ThreadAccess:
 
     async def check(self, spec: RunSpec) -> None:
         """A thread continues with its own graph (any version) and only for its owner."""
-        saved = await self.load(spec.thread_id, spec.user_id)
-        if saved is None:
+        metadata = await self.latest_metadata(spec.thread_id)
+        record = await self._records.get(spec.thread_id) if metadata is None else None
+        if metadata is None and record is None:
+            return  # a first turn makes the thread
+        if not may_see(_owner(metadata, record), spec.user_id):
+            raise not_found(spec.thread_id)
+        if metadata is None:
             return
-        bound = saved.metadata.get("graph_name")
+        bound = metadata.get("graph_name")
         if bound is not None and bound != spec.graph.name:
             raise ThreadGraphMismatch(
                 f"thread {spec.thread_id!r} belongs to graph {bound!r}; it cannot continue "
@@ -132,3 +151,11 @@ class ThreadAccess:
                 f"this thread belongs to graph {name!r}, which this server no longer offers",
                 details={"available": exc.available},
             ) from None
+
+
+def _owner(metadata: CheckpointMetadata | None, record: ThreadRecord | None) -> str:
+    """The checkpoint's user, else the record's (a thread made before its first run)."""
+    owner = record.user_id if record is not None else ANONYMOUS
+    if metadata is not None:
+        owner = str(metadata.get("user_id") or owner)
+    return owner
