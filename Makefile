@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run run-local local-model test lint typecheck bench bench-log bench-checkpoint clean system-deps langgraph.json
+.PHONY: run run-local local-model test lint typecheck bench bench-log bench-checkpoint bench-long clean system-deps langgraph.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,16 @@ bench: $(VENV)/.installed-dev
 bench-log: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream --systems ours-redis --scenarios c50 \
 	  --baseline $(LOG_BASE) --rounds $(LOG_ROUNDS)
+
+# The tree before messages were stored once (issue 24); empty in a clone without that commit.
+LONG_BASE := fbcb1fbc7c9fdbfad16ec059a9931cc715230032
+LONG_BASELINE ?= $(shell git rev-parse -q --verify '$(LONG_BASE)^{commit}' 2>/dev/null)
+
+## bench-long: long threads (issue 24): one thread of 300 turns and 20 threads of 300 turns on
+##             ours-redis, against LONG_BASELINE (the tree before issue 24; LONG_BASELINE= none):
+##             turn time, CPU, bytes written per turn and Redis memory per thread (~8 min)
+bench-long: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.long_threads $(if $(LONG_BASELINE),--baseline $(LONG_BASELINE))
 
 ## bench-checkpoint: per-turn saver time and Redis memory, ours against the alternatives
 bench-checkpoint: $(VENV)/.installed-dev
