@@ -19,8 +19,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 ## run: set up and start the server (offline model and SQLite memory unless configured)
-run: $(VENV)/.installed
+run: $(VENV)/.installed examples/node/node_modules/.package-lock.json
 	$(BIN)/python -m app
+
+# The Node examples' packages (the AI SDK, AG-UI's client, eventsource), as their lock pins
+# them, when npm is there; the server itself needs none of them.
+examples/node/node_modules/.package-lock.json: examples/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix examples/node --no-audit --no-fund --loglevel=error; \
+	else echo "make run: no npm, so examples/node's clients are not installed (the server does not need them)" >&2; fi
 
 ## run-local: the same server against a real model with no API key: llama.cpp's server and
 ## SmolLM2-135M-Instruct, installed into .venv and .models/ the first time; Ctrl-C stops both
@@ -96,4 +103,4 @@ bench-checkpoint: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.checkpoint
 
 clean:
-	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules tests/langgraph_js/node_modules bench/.aegra-venv
+	rm -rf $(VENV) .models .data .pytest_cache .mypy_cache .ruff_cache *.egg-info examples/node/node_modules tests/langgraph_js/node_modules tests/frontends/node_modules bench/.aegra-venv

@@ -57,7 +57,7 @@ import httpcore
 import httpx
 import orjson
 
-Format = Literal["ours", "langgraph"]
+Format = Literal["ours", "langgraph", "aisdk", "agui"]
 
 OURS_BODY: dict[str, Any] = {"message": {"content": "Tell me a story about a space explorer"}}
 LANGGRAPH_BODY: dict[str, Any] = {
@@ -264,6 +264,39 @@ def _count_ours(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
     return tokens, done
 
 
+def _count_aisdk(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
+    """The AI SDK's UI message stream: a token per text-delta part, the end at [DONE]."""
+    tokens, done = 0, False
+    for frame in frames:
+        head = frame[:32]
+        if head.startswith(b'data: {"type":"text-delta"'):
+            tokens += 1
+        elif head.startswith(b'data: {"type":"tool-output-'):
+            result.steps += 1
+        elif head.startswith(b"data: [DONE]"):
+            done = True
+        elif head.startswith(b'data: {"type":"error"'):
+            result.error = "error-part"
+    return tokens, done
+
+
+def _count_agui(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
+    """AG-UI: a token per TEXT_MESSAGE_CONTENT, the end at RUN_FINISHED (or RUN_ERROR)."""
+    tokens, done = 0, False
+    for frame in frames:
+        head = frame[:40]
+        if head.startswith(b'data: {"type":"TEXT_MESSAGE_CONTENT"'):
+            tokens += 1
+        elif head.startswith(b'data: {"type":"TOOL_CALL_RESULT"'):
+            result.steps += 1
+        elif head.startswith(b'data: {"type":"RUN_FINISHED"'):
+            done = True
+        elif head.startswith(b'data: {"type":"RUN_ERROR"'):
+            result.error = "run-error"
+            done = True
+    return tokens, done
+
+
 def _count_langgraph(frames: list[bytes], result: StreamResult) -> tuple[int, bool]:
     tokens = 0
     for frame in frames:
@@ -280,6 +313,14 @@ def _count_langgraph(frames: list[bytes], result: StreamResult) -> tuple[int, bo
         elif frame.startswith(b"event: error"):
             result.error = "error-frame"
     return tokens, False
+
+
+COUNTERS: dict[str, Callable[[list[bytes], StreamResult], tuple[int, bool]]] = {
+    "ours": _count_ours,
+    "langgraph": _count_langgraph,
+    "aisdk": _count_aisdk,
+    "agui": _count_agui,
+}
 
 
 async def new_thread(client: httpx.AsyncClient, root: str, result: StreamResult) -> str | None:
@@ -322,7 +363,7 @@ async def one_stream(
         if thread_url is None:
             return result
         url = thread_url
-    count = _count_ours if fmt == "ours" else _count_langgraph
+    count = COUNTERS[fmt]
     start = last = time.perf_counter()
     done = False
     try:
@@ -355,7 +396,7 @@ async def one_stream(
                         result.max_gap = max(result.max_gap, now - last)
                     last = now
                     result.tokens += tokens
-        if fmt == "ours" and not done and result.error is None:
+        if fmt != "langgraph" and not done and result.error is None:
             result.error = "no-final"
         if agent and not result.steps and result.error is None:
             result.error = "no-tool-step"
@@ -584,11 +625,25 @@ def add_reply_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _front_end_body(fmt: Format) -> bytes:
+    """A new thread's first turn, as the AI SDK's useChat or AG-UI's HttpAgent sends it."""
+    thread, text = f"bench-{uuid.uuid4().hex}", OURS_BODY["message"]["content"]
+    if fmt == "aisdk":
+        user = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
+        return orjson.dumps({"id": thread, "messages": [user], "trigger": "submit-message"})
+    user = {"id": uuid.uuid4().hex, "role": "user", "content": text}
+    run = {"threadId": thread, "runId": uuid.uuid4().hex, "messages": [user]}
+    return orjson.dumps({**run, "tools": [], "context": [], "state": {}, "forwardedProps": {}})
+
+
 def _bodies(
     fmt: Format, agent: bool, body: dict[str, Any] | None, threads: bool = False
 ) -> Callable[[], bytes]:
     """Each request's body: ``body`` if given, else the format's; on ours, a new thread for
-    each agent turn (``langgraph dev``'s stateless runs get theirs from the server)."""
+    each agent turn (``langgraph dev``'s stateless runs get theirs from the server); the
+    front-end protocols a new thread each."""
+    if body is None and fmt in ("aisdk", "agui"):
+        return lambda: _front_end_body(fmt)
     if body is None and agent and fmt == "ours":
         return lambda: orjson.dumps({**OURS_AGENT_BODY, "threadId": f"bench-{uuid.uuid4().hex}"})
     if body is None and threads:
@@ -639,7 +694,7 @@ def use_uvloop() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("url")
-    parser.add_argument("--format", choices=["ours", "langgraph"], default="ours")
+    parser.add_argument("--format", choices=["ours", "langgraph", "aisdk", "agui"], default="ours")
     parser.add_argument("-c", "--concurrency", type=int, default=1)
     parser.add_argument("-n", "--requests", type=int, help="default: the concurrency")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds, for everything")

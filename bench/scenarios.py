@@ -36,9 +36,15 @@ class Scenario:
     # The LangGraph server API (issue 15): each stream a POST /threads, then a messages-tuple
     # run streamed on that thread.
     threads: bool = False
+    # The front-end protocols (issue 21): "aisdk" (POST /api/chat, the AI SDK's UI message
+    # stream) or "agui" (POST /ag-ui); each stream on a new thread, as c<N>'s are.
+    wire: str = "chat"
 
     def describe(self) -> str:
         reply = f"{self.tokens} tok @ {self.delay_ms:g} ms"
+        if self.wire != "chat":
+            api = {"aisdk": "AI SDK UI message stream", "agui": "AG-UI"}[self.wire]
+            return f"{self.concurrency} streams x {reply}, {api}, each on a new thread"
         if self.threads:
             return (
                 f"{self.concurrency} streams x {reply}, LangGraph API, messages-tuple, each on a "
@@ -60,7 +66,8 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
     """c<N>: N streams started at once; h<N>: N streams held, each of N workers running three in
     a row, their first starts spread over one stream's length (steady arrivals); agent<N>: N
     tool-agent turns started at once, each a tool call then a short answer (figures per turn);
-    lg<N>: c<N> through the LangGraph server API, each stream creating its thread first."""
+    lg<N>: c<N> through the LangGraph server API, each stream creating its thread first; ai<N>
+    and agui<N>: c<N> through the AI SDK's and AG-UI's protocols."""
     tokens = 50 if quick else 200
     ramp = tokens * 20 / 1000
     return {
@@ -75,12 +82,25 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             Scenario("h200", 200, 600, tokens, 20, ramp=ramp),
             Scenario("agent50", 50, 50, 20, 20, agent=True),
             Scenario("lg50", 50, 50, tokens, 20, threads=True),
+            Scenario("ai50", 50, 50, tokens, 20, wire="aisdk"),
+            Scenario("agui50", 50, 50, tokens, 20, wire="agui"),
         )
     }
 
 
 SCENARIO_NAMES = tuple(scenarios(quick=False))
-QUICK_SCENARIOS = ("single", "c1", "c50", "c200", "h150", "h200", "agent50", "lg50")
+QUICK_SCENARIOS = (
+    "single",
+    "c1",
+    "c50",
+    "c200",
+    "h150",
+    "h200",
+    "agent50",
+    "lg50",
+    "ai50",
+    "agui50",
+)
 
 
 @dataclass
@@ -135,6 +155,10 @@ def scenario_args(scenario: Scenario, upstream: str, time_limit: float) -> list[
 def _load_target(url: str, system: System, scenario: Scenario) -> list[str]:
     """The load generator's URL, format and body for ``scenario`` on ``system``: on a threads
     scenario, the server's root, the LangGraph frames and the assistant this system knows."""
+    if scenario.wire != "chat":
+        parts = urlsplit(url)
+        path = {"aisdk": "/api/chat", "agui": "/ag-ui"}[scenario.wire]
+        return [f"{parts.scheme}://{parts.netloc}{path}", "--format", scenario.wire]
     if not scenario.threads:
         return [url, "--format", "ours" if system.kind == "ours" else "langgraph"]
     parts = urlsplit(url)

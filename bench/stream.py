@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
                     todo = [all_scenarios[s] for s in wanted]
                     if not system.is_server:  # the floors stream a model: no graph, no threads
                         todo = [s for s in todo if not (s.agent or s.threads)]
+                    if system.kind != "ours" or system.mirrors is not None:
+                        # The front-end protocols are ours alone, and newer than the baselines.
+                        todo = [s for s in todo if s.wire == "chat"]
                     if not todo:
                         continue
                     of = f" (round {turn + 1} of {args.rounds})" if args.rounds > 1 else ""

@@ -47,7 +47,19 @@ SYSTEMS = {
             "ours (python -m app)",
             "ours",
             # c500 (overload) last: what it leaves behind must not count against the others.
-            scenarios=("single", "c1", "c50", "c200", "h150", "h200", "agent50", "lg50", "c500"),
+            scenarios=(
+                "single",
+                "c1",
+                "c50",
+                "c200",
+                "h150",
+                "h200",
+                "agent50",
+                "lg50",
+                "ai50",
+                "agui50",
+                "c500",
+            ),
         ),
         # langchain's stock ChatOpenAI in place of our fast client (issue 10); a tree without
         # the setting ignores it and runs its only client.
