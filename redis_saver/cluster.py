@@ -103,7 +103,10 @@ class ClusterRoutes:
 
     async def send(self, commands: Sequence[Command]) -> list[Any]:
         """One reply per command, in order; a server error in its reply's place."""
-        await self._client.initialize()
+        try:
+            await self._client.initialize()
+        except RedisClusterException as exc:  # no startup node answers: the cluster is away
+            raise RedisConnectionError(f"the cluster cannot be reached: {exc}") from exc
         replies: list[Any] = [None] * len(commands)
         scans = [i for i, c in enumerate(commands) if _name(c) == b"SCAN"]
         for i in scans:

@@ -87,6 +87,26 @@ class RedisCluster:
             self.stop()
             raise RuntimeError(f"redis-cli --cluster create failed:\n{created.stdout[-2000:]}")
         self.wait_ok(self.ports)
+        self._wait_replicas_in_sync()
+
+    def _wait_replicas_in_sync(self, limit: float = 30.0) -> None:
+        # A replica that never finished its first sync may not take over: its data is too old.
+        deadline = time.monotonic() + limit
+        while True:
+            links = []
+            for port in self.ports:
+                client = redis.Redis(port=port, socket_connect_timeout=0.2)
+                try:
+                    info = client.info("replication")
+                finally:
+                    client.close()
+                if info.get("role") == "slave":
+                    links.append(info.get("master_link_status") == "up")
+            if len(links) == self.masters * self.replicas_per_master and all(links):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replicas of the cluster on {self.ports} did not sync")
+            time.sleep(0.05)
 
     def start_node(self, port: int, server: str | None = None) -> None:
         exe = server or shutil.which("redis-server")
