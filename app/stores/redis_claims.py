@@ -194,7 +194,9 @@ class RedisClaims:
 
     async def _listen(self, on_cancel: Callable[[str, bool], None]) -> None:
         # Reconnects with a short backoff: a Redis restart must not end cross-replica cancel.
-        attempt = 0
+        # On a cluster, replicas start on different nodes, so no one node carries every
+        # subscription.
+        attempt = secrets.randbelow(1 << 16)
         while True:
             pubsub: Any = None
             try:

@@ -259,3 +259,26 @@ async def test_redis_records_on_a_cluster_list_threads_and_runs_of_every_shard(
         assert len(await records.of_user("alice")) == 23
     finally:
         await client.aclose()
+
+
+async def test_a_cancel_on_a_cluster_reaches_a_listener_on_every_node(
+    redis_cluster_db: str,
+) -> None:
+    """A cancel published through the cluster client is heard on each node, so the replica
+    holding the run hears it whichever node its listener is on."""
+    client = cluster_client(redis_cluster_db, max_connections=50)
+    await client.initialize()
+    listeners = [client.pubsub(node=node) for node in client.get_nodes()]
+    try:
+        for pubsub in listeners:
+            await pubsub.subscribe("t:cancel")
+            assert (await pubsub.get_message(timeout=2))["type"] == "subscribe"
+        await RedisClaims(client, prefix="t").request_cancel("r1")
+        heard = [await pubsub.get_message(timeout=2) for pubsub in listeners]
+    finally:
+        for pubsub in listeners:
+            await pubsub.aclose()
+        await client.aclose()
+
+    assert len(heard) == 3
+    assert [m and m["data"] for m in heard] == [b"r1"] * 3
