@@ -266,3 +266,22 @@ async def test_bad_bodies_get_a_json_error(
     error = response.json()["error"]
     assert error["code"] == code
     assert says in error["message"] or says in str(error.get("details"))
+
+
+def test_a_failure_is_run_error_and_the_thread_goes_on(
+    server: LiveServer, upstream: OpenAIStandIn
+) -> None:
+    upstream.enqueue(
+        Reply(tokens=["Part", "ly", " cut", " off"], drop_after=2), Reply(tokens=["Fine."])
+    )
+    result = ag_ui(server.url, "failing", [{"send": "One"}, {"send": "Two"}])
+
+    failed, fine = result["runs"]
+    errors = [e for e in failed["events"] if e["type"] == "RUN_ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["code"] == "upstream_error"
+    assert failed["events"][-1] == errors[0]  # nothing after it
+    for event in failed["events"]:
+        EVENT.validate_python(event)
+    assert "error" not in fine
+    assert _text(fine) == "Fine."

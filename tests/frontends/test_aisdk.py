@@ -321,3 +321,74 @@ async def test_bad_bodies_get_a_json_error(
     assert error["code"] == code
     assert says in error["message"] or says in str(error.get("details"))
     assert not_json.status_code == 415
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_failure_is_an_error_part_then_finish(
+    server: LiveServer, upstream: OpenAIStandIn, version: str
+) -> None:
+    """The model provider fails mid-reply: the client gets an error (errorText) and the
+    message ends; the thread takes the next turn."""
+    upstream.enqueue(
+        Reply(tokens=["Part", "ly", " cut", " off"], drop_after=2), Reply(tokens=["Fine."])
+    )
+    result = ai_chat(version, server.url, "failing", [{"send": "One"}, {"send": "Two"}])
+
+    assert len(result["errors"]) == 1
+    assert "model provider" in result["errors"][0].lower()
+    assert result["finishes"][0]["isError"] is True
+    assert _text(result["messages"][-1]) == "Fine."
+
+
+def test_citations_are_sources(server: LiveServer, upstream: OpenAIStandIn) -> None:
+    """search_docs' citations (a file, not a URL) are source-document parts."""
+    upstream.enqueue(
+        Reply(tokens=[], tool_calls=[ToolCall("search_docs", {"query": "redis cluster"})]),
+        Reply(tokens=["See the README."]),
+    )
+    result = ai_chat("7", server.url, "cite", [{"send": "Docs?"}], body={"graphType": "tool-agent"})
+
+    sources = [p for p in _assistant(result)["parts"] if p["type"].startswith("source-")]
+    assert sources
+    assert {p["type"] for p in sources} == {"source-document"}
+    assert all(p["title"] and p["mediaType"] == "text/markdown" for p in sources)
+
+
+async def test_resume_from_another_replica_reads_the_run_log(
+    make_server: ServerFactory, upstream: OpenAIStandIn, redis_db: str
+) -> None:
+    """The run streams on replica A; useChat resumes on replica B, which replays it from the
+    run log in Redis (its start part first) and follows it to the end."""
+    first = make_server(registry=frontend_registry(), redis_url=redis_db)
+    second = make_server(registry=frontend_registry(), redis_url=redis_db)
+    tokens = [f"r{i} " for i in range(30)]
+    upstream.enqueue(Reply(tokens=tokens, delay=0.05))
+    body = {
+        "id": "replicas",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Go"}]}],
+    }
+    async with httpx.AsyncClient(base_url=first.url, timeout=20) as client:
+        async with client.stream("POST", "/api/chat", json=body) as response:
+            async for line in response.aiter_lines():
+                if '"text-delta"' in line:
+                    break
+        result = ai_chat("7", second.url, "replicas", [{"resume": True}])
+    message = _assistant(result)
+    assert _text(message) == "".join(tokens)
+    assert message["metadata"]["threadId"] == "replicas"
+    assert result["finishes"][-1]["finishReason"] == "stop"
+
+
+async def test_resume_follows_a_run_another_api_started(
+    server: LiveServer, upstream: OpenAIStandIn
+) -> None:
+    """A run started with the chat API's POST /start is resumed as a UI message stream."""
+    tokens = [f"s{i} " for i in range(20)]
+    upstream.enqueue(Reply(tokens=tokens, delay=0.03))
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        started = await client.post(
+            "/start", json={"threadId": "from-chat", "message": {"content": "Go"}}
+        )
+        assert started.status_code == 202
+        result = ai_chat("6", server.url, "from-chat", [{"resume": True}])
+    assert _text(_assistant(result)) == "".join(tokens)
