@@ -392,3 +392,20 @@ async def test_resume_follows_a_run_another_api_started(
         assert started.status_code == 202
         result = ai_chat("6", server.url, "from-chat", [{"resume": True}])
     assert _text(_assistant(result)) == "".join(tokens)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_regenerate_answers_the_message_again_in_place(
+    server: LiveServer, upstream: OpenAIStandIn, version: str
+) -> None:
+    """regenerate() sends the conversation up to the user's message, which the thread holds:
+    the thread goes back to it, so it keeps one answer, the new one."""
+    upstream.enqueue(Reply(tokens=["First."]), Reply(tokens=["Second."]))
+    result = ai_chat(version, server.url, "regen", [{"send": "Hi"}, {"regenerate": True}])
+
+    assert [m["role"] for m in result["messages"]] == ["user", "assistant"]
+    assert _text(_assistant(result)) == "Second."
+    assert upstream.seen[-1].messages[-1] == {"role": "user", "content": "Hi"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        thread = (await client.get("/threads/regen/messages")).json()
+    assert [m["content"] for m in thread["messages"]] == ["Hi", "Second."]
