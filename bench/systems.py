@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import aegra
 from bench.children import Process, RedisProcess, answers_200, clean_env, free_port, pinned
 from bench.postgres import PostgresProcess
+from bench.redis_cluster import RedisCluster
 
 # Where the server keeps its Redis keys, so that bench.log_cost finds the run logs (issue 13).
 LOG_PREFIX = "agent"
@@ -28,6 +29,7 @@ class System:
     workers: int = 1
     scenarios: tuple[str, ...] = ("single", "c1", "c50", "c200", "c500")  # by default
     redis: bool = False  # memory in a redis-server the benchmark starts, instead of SQLite
+    cluster: bool = False  # memory in a three-master Redis Cluster the benchmark starts
     all_cores: bool = False  # not pinned to --server-cores: free to use every core
     env: tuple[tuple[str, str], ...] = ()  # settings on top of the common ones
     source: Path | None = None  # the tree it runs, when not --repo (a baseline's export)
@@ -78,6 +80,14 @@ SYSTEMS = {
             "ours",
             redis=True,
             scenarios=("c50", "c200", "h150", "h200", "lg50"),
+        ),
+        # Every store on a three-master Redis Cluster (issue 22), beside ours-redis at c50.
+        System(
+            "ours-cluster",
+            "ours, Redis Cluster (3 masters), WORKERS=1",
+            "ours",
+            cluster=True,
+            scenarios=("c50",),
         ),
         System(
             "ours-w2",
@@ -172,6 +182,12 @@ def server(
                 stack.callback(store.stop)
                 store.start()
                 memory = {"REDIS_URL": store.url, "REDIS_KEY_PREFIX": LOG_PREFIX}
+            if system.cluster:
+                # Its nodes' CPU is not counted (no store is yielded): the server's is the figure.
+                cluster = RedisCluster(cores=client_cores)
+                stack.callback(cluster.stop)
+                cluster.start()
+                memory = {"REDIS_URL": cluster.url, "REDIS_CLUSTER": "true"}
             env = clean_env(
                 **common,
                 **memory,

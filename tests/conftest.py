@@ -13,9 +13,9 @@ import redis
 
 from app import Settings, create_app
 from bench.openai_standin import OpenAIStandIn
+from bench.redis_cluster import RedisCluster
 from graphs import Registry
 from tests.support.live_server import LiveServer
-from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 from tests.support.registries import chat_registry
 

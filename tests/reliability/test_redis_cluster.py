@@ -14,10 +14,10 @@ import redis
 from langgraph_sdk import get_client
 
 from bench.openai_standin import OpenAIStandIn, Reply
+from bench.redis_cluster import RedisCluster
 from tests.conftest import ServerFactory
 from tests.e2e.bodies import turn
 from tests.langgraph_api.support import TIMEOUT, said
-from tests.support.redis_cluster import RedisCluster
 from tests.support.registries import agent_registry
 from tests.support.sse import frames
 

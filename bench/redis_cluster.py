@@ -1,5 +1,6 @@
 """A throwaway Redis Cluster on loopback: three (or more) ``redis-server --cluster-enabled yes``
-joined by ``redis-cli --cluster create``, stopped by their PIDs."""
+joined by ``redis-cli --cluster create``, stopped by their PIDs. The tests' cluster, and the
+benchmark's (``ours-cluster``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+from bench.children import pinned
 from bench.processes import stop_process
 
 MISSING = (
@@ -54,6 +56,7 @@ class RedisCluster:
     masters: int = 3
     replicas_per_master: int = 0
     node_timeout_ms: int = 1000
+    cores: str | None = None  # taskset list for the nodes (the benchmark keeps them apart)
     ports: list[int] = field(default_factory=list)
     _procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     _dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-cluster-")))
@@ -115,7 +118,7 @@ class RedisCluster:
         node_dir = self._dir / str(port)
         node_dir.mkdir(exist_ok=True)
         self._procs[port] = subprocess.Popen(
-            [
+            pinned(self.cores, [
                 exe,
                 "--bind", "127.0.0.1",
                 "--port", str(port),
@@ -126,7 +129,7 @@ class RedisCluster:
                 "--appendonly", "no",
                 "--dir", str(node_dir),
                 "--protected-mode", "no",
-            ],
+            ]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
