@@ -1,6 +1,6 @@
 """What the run log costs (issue 13): CPU per token with it and without it, and its Redis memory.
 
-With Redis, every run's frames go to a Redis Stream, ``{prefix}:log:<requestId>``, kept
+With Redis, every run's frames go to a Redis Stream, ``{prefix:r:<requestId>}:log``, kept
 ``RUN_LOG_TTL_SECONDS`` after the run ends. Without the log is the tree before it: the
 ``ours-redis@base`` twin of ``bench.stream --baseline REF``. After each scenario on a Redis system,
 :func:`log_memory` reads the logs that scenario added from the redis-server the bench started:
@@ -34,7 +34,11 @@ def log_memory(url: str, seen: set[bytes]) -> dict[str, Any]:
     the mean bytes and frames per run; ``keys`` 0 for a tree that keeps no log."""
     client = redis.Redis.from_url(url)
     try:
-        new = sorted(set(client.scan_iter(match=f"{LOG_PREFIX}:log:*", count=1000)) - seen)
+        # A run's log is {prefix:r:<id>}:log since the keys of a run share a hash tag (issue
+        # 22); {prefix}:log:<id> before, which a --baseline tree may still write.
+        patterns = (f"{{{LOG_PREFIX}:r:*}}:log", f"{LOG_PREFIX}:log:*")
+        logs = {k for p in patterns for k in client.scan_iter(match=p, count=1000)}
+        new = sorted(logs - seen)
         seen.update(new)
         deadline = time.monotonic() + _SETTLE
         while True:
