@@ -33,6 +33,8 @@ from redis.typing import EncodableT
 from redis_saver import codec, messages
 from redis_saver.base import AsyncOnlySaver
 from redis_saver.cluster import cluster_client, is_cluster
+from redis_saver.decoded import DEFAULT_ENTRIES as DEFAULT_DECODED
+from redis_saver.decoded import DecodedMessages
 from redis_saver.errors import RedisUnavailable
 from redis_saver.lua import (
     ALL_SCRIPTS,
@@ -59,8 +61,10 @@ class RedisSaver(AsyncOnlySaver):
     keeps only the newest checkpoint per namespace, with its writes and the blobs it still
     references. ``store_messages_once`` (the default) stores a list of messages with ids as
     references to messages kept once per thread (:mod:`redis_saver.messages`); off, every
-    version of it is stored whole, as before. Both formats are read either way. The saver is
-    async-only; its sync methods raise ``NotImplementedError``.
+    version of it is stored whole, as before. Both formats are read either way.
+    ``decoded_messages`` bounds how many decoded messages the process keeps, so that a long
+    thread's history is not deserialised again every turn (:mod:`redis_saver.decoded`; 0: none
+    kept). The saver is async-only; its sync methods raise ``NotImplementedError``.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class RedisSaver(AsyncOnlySaver):
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
         store_messages_once: bool = True,
+        decoded_messages: int = DEFAULT_DECODED,
     ) -> None:
         super().__init__(serde=serde)
         if client.get_connection_kwargs().get("decode_responses"):
@@ -96,6 +101,7 @@ class RedisSaver(AsyncOnlySaver):
         self._keep = "1" if keep_history else "0"
         self.store_messages_once = store_messages_once
         self._known = messages.KnownRefs()
+        self._decoded = DecodedMessages(decoded_messages)
         self._owns_client = False
         self._redis = RedisTransport(client, call_timeout=call_timeout)
 
@@ -112,6 +118,7 @@ class RedisSaver(AsyncOnlySaver):
         call_timeout: float | None = 5.0,
         serde: SerializerProtocol | None = None,
         store_messages_once: bool = True,
+        decoded_messages: int = DEFAULT_DECODED,
         max_connections: int = 512,
         cluster: bool | None = None,
         **client_kwargs: Any,
@@ -145,6 +152,7 @@ class RedisSaver(AsyncOnlySaver):
             call_timeout=call_timeout,
             serde=serde,
             store_messages_once=store_messages_once,
+            decoded_messages=decoded_messages,
         )
         saver._owns_client = True
         try:
@@ -191,7 +199,7 @@ class RedisSaver(AsyncOnlySaver):
             args = [self._read_ttl_ms, "latest", ns]
         reply = await self._redis.eval(READ, self._keys(thread_id), args)
         refs: dict[tuple[str, str], bytes] = {}
-        found = codec.decode_read(self.serde, thread_id, reply, refs)
+        found = codec.decode_read(self.serde, thread_id, reply, refs, self._decoded)
         # The run that reads a checkpoint writes its child next: what it read is stored.
         for (found_ns, channel), blob in refs.items():
             self._known.remember(thread_id, found_ns, channel, blob)
@@ -253,6 +261,7 @@ class RedisSaver(AsyncOnlySaver):
             assert not missing, "the PUT script cannot miss a message it was sent"
         for channel, encoded in lists.items():
             self._known.remember(thread_id, ns, channel, encoded.blob)
+            self._decoded.verify(self.serde, encoded.ids)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -331,9 +340,8 @@ class RedisSaver(AsyncOnlySaver):
             cursor = before_id or ""
             while True:
                 args: list[EncodableT] = [self._read_ttl_ms, "page", ns, cursor, page]
-                found = codec.decode_read(
-                    self.serde, thread_id, await self._redis.eval(READ, keys, args)
-                )
+                reply = await self._redis.eval(READ, keys, args)
+                found = codec.decode_read(self.serde, thread_id, reply, None, self._decoded)
                 for item in found:
                     yield item
                 if len(found) < page:
@@ -354,7 +362,7 @@ class RedisSaver(AsyncOnlySaver):
             args = [self._read_ttl_ms, "ids"]
             args.extend(codec.checkpoint_member(m_ns, cid) for cid, m_ns in chunk)
             reply = await self._redis.eval(READ, keys, args)
-            for item in codec.decode_read(self.serde, thread_id, reply):
+            for item in codec.decode_read(self.serde, thread_id, reply, None, self._decoded):
                 yield item
 
     async def _checkpoint_names(self, keys: codec.ThreadKeys) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from redis_saver import messages
+from redis_saver.decoded import DecodedMessages
 
 SEP = "\0"
 EMPTY_BLOB = b"empty\0"  # a channel with a version but no value, as the other savers store it
@@ -152,18 +153,21 @@ def decode_read(
     thread_id: str,
     reply: Sequence[Any],
     refs_seen: dict[tuple[str, str], bytes] | None = None,
+    decoded: DecodedMessages | None = None,
 ) -> list[CheckpointTuple]:
     """Turn the READ script's reply into checkpoint tuples, in the reply's order.
 
     ``refs_seen`` collects each (namespace, channel)'s reference list, for the saver to know
-    which messages a later put may leave out.
+    which messages a later put may leave out; ``decoded`` keeps the messages decoded (by
+    default, for this reply alone).
     """
     entries, blob_fields, blob_values, message_fields, message_values = reply
     blobs: Mapping[bytes, bytes | bool | None] = dict(zip(blob_fields, blob_values, strict=True))
     stored: Mapping[bytes, bytes | bool | None] = dict(
         zip(message_fields, message_values, strict=True)
     )
-    decoded: dict[bytes, Any] = {}
+    if decoded is None:
+        decoded = DecodedMessages()
     tuples: list[CheckpointTuple] = []
     for member, record, write_fields, write_values in entries:
         _, ns_b, id_b = member.split(b"\0", 2)

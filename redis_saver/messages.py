@@ -20,12 +20,15 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from redis_saver.errors import StoredMessageMissing
+
+if TYPE_CHECKING:
+    from redis_saver.decoded import DecodedMessages
 
 REFS_TAG = b"msgrefs\0"  # no serializer type is called this, so old blobs never match
 # 96 bits: a collision needs about 2**48 messages in one thread's namespace.
@@ -61,16 +64,18 @@ def digests_of(refs: bytes) -> Iterator[bytes]:
 class EncodedList:
     """A message list as a reference list plus the messages it names, each serialised."""
 
-    __slots__ = ("blob", "messages")
+    __slots__ = ("blob", "ids", "messages")
 
     def __init__(self, serde: SerializerProtocol, messages: Sequence[BaseMessage]) -> None:
         self.messages: dict[bytes, bytes] = {}  # digest -> "<type>\0<bytes>", in list order
+        self.ids: list[tuple[str | None, bytes]] = []  # (message id, digest), in list order
         refs = [REFS_TAG]
         for message in messages:
             type_, data = serde.dumps_typed(message)
             encoded = b"".join((type_.encode(), b"\0", data))
             d = digest(encoded)
             self.messages[d] = encoded
+            self.ids.append((message.id, d))
             refs.append(d)
         self.blob = b"".join(refs)
 
@@ -84,21 +89,20 @@ def decode_refs(
     ns: bytes,
     refs: bytes,
     stored: Mapping[bytes, Any],
-    decoded: dict[bytes, Any],
+    decoded: DecodedMessages,
 ) -> list[Any]:
-    """Rebuild a list from its references; ``decoded`` shares each message across a page."""
+    """Rebuild a list from its references, decoding only what ``decoded`` does not hold."""
     out = []
     for d in digests_of(refs):
-        field = message_field(ns, d)
-        message = decoded.get(field)
+        message = decoded.get(d)
         if message is None:
-            raw = stored.get(field)
+            raw = stored.get(message_field(ns, d))
             if not isinstance(raw, bytes):
                 # The PUT script refuses a reference it cannot see stored, and only a
                 # drop that finds no checkpoint naming a message deletes it.
                 raise StoredMessageMissing(f"message {d.hex()} of namespace {ns!r} is not stored")
             type_, _, data = raw.partition(b"\0")
-            message = decoded[field] = serde.loads_typed((type_.decode(), data))
+            message = decoded.keep(d, serde.loads_typed((type_.decode(), data)))
         out.append(message)
     return out
 
