@@ -54,14 +54,13 @@ def _name(command: Command) -> bytes:
     return (head.encode() if isinstance(head, str) else bytes(head)).upper()  # type: ignore[arg-type]
 
 
-def _key(command: Command) -> EncodableT | None:
-    name = _name(command)
+def _key(command: Command, name: bytes) -> EncodableT | None:
     if name in (b"EVALSHA", b"EVAL", b"EVALSHA_RO", b"EVAL_RO", b"FCALL"):
         return command[3] if int(command[2]) else None
     return None if name in _KEYLESS or len(command) < 2 else command[1]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Unit:
     """Commands that go to one node together, answering the batch's ``index`` onwards."""
 
@@ -72,24 +71,31 @@ class _Unit:
     summed: bool = False  # one of several DELs that answer one DEL of the batch
 
 
-def _units(commands: Sequence[Command]) -> list[_Unit]:
+def _units(commands: Sequence[Command], names: Sequence[bytes]) -> list[_Unit]:
+    """The batch's units, but its ``SCAN``s (answered apart)."""
     units: list[_Unit] = []
     i = 0
     while i < len(commands):
-        command, name = commands[i], _name(commands[i])
+        command, name = commands[i], names[i]
         if name == b"MULTI":
-            end = i
-            while _name(commands[end]) != b"EXEC":
-                end += 1
+            end = names.index(b"EXEC", i)
             block = list(commands[i : end + 1])
-            key = next((k for c in block if (k := _key(c)) is not None), None)
+            key = next(
+                (
+                    k
+                    for c, n in zip(block, names[i : end + 1], strict=True)
+                    if (k := _key(c, n)) is not None
+                ),
+                None,
+            )
             units.append(_Unit(i, block, key))
             i = end + 1
             continue
         if name == b"DEL" and len(command) > 2:
             units.extend(_Unit(i, [(command[0], key)], key, summed=True) for key in command[1:])
-        else:
-            units.append(_Unit(i, [command], _key(command), every_master=name in _EVERY_MASTER))
+        elif name != b"SCAN":
+            key = _key(command, name)
+            units.append(_Unit(i, [command], key, every_master=name in _EVERY_MASTER))
         i += 1
     return units
 
@@ -108,10 +114,11 @@ class ClusterRoutes:
         except RedisClusterException as exc:  # no startup node answers: the cluster is away
             raise RedisConnectionError(f"the cluster cannot be reached: {exc}") from exc
         replies: list[Any] = [None] * len(commands)
-        scans = [i for i, c in enumerate(commands) if _name(c) == b"SCAN"]
-        for i in scans:
-            replies[i] = await self._scan_every_master(commands[i])
-        todo = [u for u in _units(commands) if _name(u.commands[0]) != b"SCAN"]
+        names = [_name(c) for c in commands]
+        for i, name in enumerate(names):
+            if name == b"SCAN":
+                replies[i] = await self._scan_every_master(commands[i])
+        todo = _units(commands, names)
         for u in todo:
             if u.summed:
                 replies[u.index] = 0
@@ -252,6 +259,9 @@ def cluster_client(url: str, *, max_connections: int, **client_kwargs: Any) -> R
         "retry", Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=8)
     )
     client_kwargs.setdefault("socket_connect_timeout", 2.0)
+    # As for plain Redis (RedisSaver.from_url): the saver bounds its own calls, and a socket
+    # timeout costs an asyncio timeout around every reply read.
+    client_kwargs.setdefault("socket_timeout", None)
     return RedisCluster.from_url(url, max_connections=max_connections, **client_kwargs)
 
 
