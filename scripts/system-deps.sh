@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The Redis Cluster tests join their nodes with redis-cli --cluster create (Debian's redis-tools).
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 # The playground's browser tests drive Debian's Chromium (Playwright never downloads one),
 # and the Node example clients need node (18 or newer, for fetch) and npm (for the
 # eventsource package that examples/node/eventsource.mjs uses); tests/langgraph_js needs
