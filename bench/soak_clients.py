@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.children import RedisProcess
 from bench.load import ProcessTree
 from bench.soak_rejoin import Rejoin, rejoin_turn
+from bench.soak_system import Store
 from bench.soak_wire import error_code, frame_data, sse_frames
 
 # After Redis is back, how long its clients may still see the outage (reconnects, runs that
@@ -192,7 +192,7 @@ async def client(
             ran += 1
 
 
-async def restart_redis(soak: Soak, store: RedisProcess, at: float, outage: float) -> None:
+async def restart_redis(soak: Soak, store: Store, at: float, outage: float) -> None:
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     down = time.monotonic()
     await asyncio.to_thread(store.stop)
@@ -202,7 +202,7 @@ async def restart_redis(soak: Soak, store: RedisProcess, at: float, outage: floa
 
 
 async def drive(
-    soak: Soak, phase: str, seconds: float, store: RedisProcess | None, server: ProcessTree
+    soak: Soak, phase: str, seconds: float, store: Store | None, server: ProcessTree
 ) -> int:
     """Run every client for ``seconds``; returns the largest RSS seen (KiB)."""
     args = soak.args

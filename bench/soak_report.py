@@ -35,11 +35,16 @@ def report(
     logs: dict[str, str],
 ) -> tuple[list[str], bool]:
     args = soak.args
+    outage = (
+        f"on a Redis Cluster (3 masters, a replica each), a master killed halfway, back "
+        f"{args.outage:g} s later as a replica"
+        if args.cluster
+        else f"Redis down for {args.outage:g} s halfway"
+    )
     lines = [
         f"Soak: {args.concurrency} clients for {args.seconds:g} s after a {args.warmup:g} s "
         f"warm-up; MULTITASK={args.multitask}; stand-in {args.tokens} tokens every "
-        f"{args.delay_ms:g} ms; Redis down for {args.outage:g} s halfway; rejoins on the "
-        "server or on a second replica.",
+        f"{args.delay_ms:g} ms; {outage}; rejoins on the server or on a second replica.",
         "",
     ]
     calls = sorted(soak.calls.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2]))
