@@ -130,8 +130,8 @@ async def test_a_master_failed_over_mid_stream_ends_every_run_and_its_threads_go
 ) -> None:
     """Six streams on threads of every shard; the master of two of them is killed mid-stream.
     Every stream ends (final, or an error with a code), none hangs; those on the other shards
-    end with their whole reply; after the replica takes over, every thread takes its next
-    turn with its history."""
+    end with their whole reply; after the replica takes over, the server is ready again and
+    every thread takes its next turn with its history."""
     server = make_server(redis_url=replicated_cluster.url, upstream_max_retries=0)
     victim = replicated_cluster.masters_ports()[0]
     by_master: dict[bool, list[str]] = {True: [], False: []}
@@ -165,6 +165,7 @@ async def test_a_master_failed_over_mid_stream_ends_every_run_and_its_threads_go
         ended = await asyncio.wait_for(asyncio.gather(*streams), 40)
 
         replicated_cluster.wait_ok(replicated_cluster.masters_ports())
+        ready = await http.get("/ready")
         for _ in range(6):
             upstream.enqueue(Reply(token_count=3))
         nexts = [
@@ -180,6 +181,7 @@ async def test_a_master_failed_over_mid_stream_ends_every_run_and_its_threads_go
     for seen in ended[3:]:
         assert seen[-1].event == "final"
         assert seen[-1].data["metadata"]["finishReason"] == "stop"
+    assert ready.status_code == 200, ready.text  # the server sees the promoted replica
     assert [n.status_code for n in nexts] == [200] * 6
     for request in upstream.seen[-6:]:
         users = [m["content"] for m in request.messages if m["role"] == "user"]
