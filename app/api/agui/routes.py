@@ -33,6 +33,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The thread is busy or belongs to another graph; an interrupt is pending "
         "(interrupt_pending: answer it with resume) or none is (no_pending_interrupt)",
     },
+    413: {"model": ErrorEnvelope, "description": "The body is over MAX_BODY_BYTES"},
     422: {"model": ErrorEnvelope, "description": "Invalid RunAgentInput or graph settings"},
     429: {"model": ErrorEnvelope, "description": "A per-user limit: rate, or runs at once"},
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},

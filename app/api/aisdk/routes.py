@@ -43,6 +43,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The thread is busy or belongs to another graph; an approval is "
         "pending (interrupt_pending) or none is (no_pending_interrupt)",
     },
+    413: {"model": ErrorEnvelope, "description": "The body is over MAX_BODY_BYTES"},
     422: {"model": ErrorEnvelope, "description": "Invalid body or graph settings"},
     429: {"model": ErrorEnvelope, "description": "A per-user limit: rate, or runs at once"},
     503: {"model": ErrorEnvelope, "description": "Thread memory is unreachable"},
@@ -82,6 +83,8 @@ async def chat(
         204: {"description": "Nothing is in flight on the thread"},
         **AUTH_REFUSALS,
         404: {"model": ErrorEnvelope, "description": "Thread not yours"},
+        422: {"model": ErrorEnvelope, "description": "Invalid thread id"},
+        503: {"model": ErrorEnvelope, "description": "Run logs are unreachable"},
     },
 )
 async def resume(
@@ -129,7 +132,11 @@ async def _log_frames(services: Services, run_id: str) -> AsyncIterator[bytes]:
 @router.post(
     "/{thread_id}/stop",
     summary="Stop the thread's run in flight; its stream ends with an abort",
-    responses={**AUTH_REFUSALS, 404: {"model": ErrorEnvelope, "description": "No run in flight"}},
+    responses={
+        **AUTH_REFUSALS,
+        404: {"model": ErrorEnvelope, "description": "No run in flight"},
+        422: {"model": ErrorEnvelope, "description": "Invalid thread id"},
+    },
 )
 async def stop(
     thread_id: ThreadIdPath,

@@ -12,7 +12,7 @@ from app.api.params import Id
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     id: str = Field(max_length=200)
     approved: bool | None = None
@@ -20,7 +20,7 @@ class Approval(BaseModel):
 
 
 class UIPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     type: str = Field(max_length=200)
     text: str | None = None
@@ -30,11 +30,11 @@ class UIPart(BaseModel):
 
 
 class UIMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
     role: Literal["system", "user", "assistant"]
-    parts: list[UIPart] = Field(max_length=1000)
+    parts: list[UIPart]
 
 
 class UIChatRequest(BaseModel):
@@ -45,7 +45,6 @@ class UIChatRequest(BaseModel):
     id: Id = Field(description="The chat's id: the thread it continues (or starts)")
     messages: list[UIMessage] = Field(
         min_length=1,
-        max_length=10_000,
         description="The client's messages; only what the thread does not hold yet is read: "
         "the last user message, or the last assistant message's approval answers",
     )
