@@ -51,6 +51,6 @@ async def test_a_chat_api_thread_goes_on_in_use_chat_and_ag_ui(
     expected = ["One", "First answer.", "Two", "Second answer.", "Three", "Third answer."]
     assert [m["content"] for m in thread.json()["messages"]] == expected
     assert [m["role"] for m in thread.json()["messages"]] == ["user", "assistant"] * 3
-    sdk = get_client(url=server.url, headers=USER)
-    state = await sdk.threads.get_state("shared")
+    async with get_client(url=server.url, headers=USER) as sdk:
+        state = await sdk.threads.get_state("shared")
     assert [m["content"] for m in state["values"]["messages"]] == expected  # type: ignore[index, call-overload]
