@@ -64,6 +64,7 @@ class AGUIEncoder:
         "_answered",
         "_calls",
         "_content_head",
+        "_headless",
         "_message",
         "_spec",
         "_text",
@@ -80,6 +81,7 @@ class AGUIEncoder:
         self._text: str | None = None  # the open text message
         self._content_head = b""
         self._calls: list[str] = []  # tool calls started and not yet ended
+        self._headless = True  # the log's copy has not written its head yet
         self.last_id = 0
 
     def head(self) -> bytes:
@@ -100,14 +102,25 @@ class AGUIEncoder:
         return b"".join(out)
 
     def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
-        """For the run log: the event's events, whole; ``final`` names the run's end."""
+        """For the run log: the event's events, whole; ``final`` names the run's end. The
+        log's first entry starts with :meth:`head`, so a replay from the log is a whole run."""
+        if isinstance(event, str) and self._text is not None and not self._headless:
+            # A token of an open text message, the commonest entry: its one event, directly.
+            return b"*", b"%s%s}\n\n" % (self._content_head, orjson.dumps(event))
         data = self.encode(position, [event])
+        if self._headless and data:
+            self._headless = False
+            data = self.head() + data
         if isinstance(event, Reply):
             return b"final", data
         return (b"*", data) if data else None
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
-        return b"error", self._error(error)
+        data = self._error(error)
+        if self._headless:
+            self._headless = False
+            data = self.head() + data
+        return b"error", data
 
     def error(self, frame_id: int, error: AppError) -> bytes:
         self.last_id = frame_id

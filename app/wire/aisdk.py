@@ -145,6 +145,9 @@ class AISDKEncoder:
     def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
         """For the run log: the event's parts, whole; ``final`` names the run's end. The log's
         first entry starts with :meth:`head`, so a replay from the log is a whole response."""
+        if isinstance(event, str) and self._text is not None and not self._headless:
+            # A token of an open text block, the commonest entry: its one part, directly.
+            return b"*", b"%s%s}\n\n" % (self._delta_head, orjson.dumps(event))
         data = self._logged(self.encode(position, [event]))
         if isinstance(event, Reply):
             return b"final", data

@@ -213,3 +213,14 @@ def test_ag_ui_ends_an_interrupt_a_cancel_and_a_failure() -> None:
     assert cancelled[-1]["outcome"] == {"type": "cancelled"}
     failed = _data(AGUIEncoder(spec(wire="agui")).error(2, UpstreamTimeout("too slow")))
     assert failed == [{"type": "RUN_ERROR", "message": "too slow", "code": "upstream_timeout"}]
+
+
+def test_ag_ui_log_copy_is_a_whole_run_and_ends_final() -> None:
+    run = spec(wire="agui")
+    live, logged = AGUIEncoder(run), encoder_for(run)
+    assert isinstance(logged, AGUIEncoder)
+    events = _tool_turn()
+    kept = [e for e in (logged.parts(event, i) for i, event in enumerate(events, 1)) if e]
+    assert kept[-1][0] == b"final"
+    replayed = _data(b"".join(data for _, data in kept))
+    assert replayed == _data(live.head() + live.encode(1, events))
