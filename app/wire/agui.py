@@ -14,7 +14,7 @@ cost a model per token; the tests validate every event against those models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -33,10 +33,11 @@ from app.runs.events import (
 )
 from app.runs.spec import RunSpec
 from app.wire.chat import model_of
+from app.wire.data_stream import DataStream
 from app.wire.sse import data_frame
 
 
-def _event(data: Mapping[str, Any]) -> bytes:
+def _line(data: Mapping[str, Any]) -> bytes:
     return data_frame(orjson.dumps(data))
 
 
@@ -56,89 +57,38 @@ def interrupt_of(interrupt: Interrupt) -> dict[str, Any]:
     return shown
 
 
-class AGUIEncoder:
+class AGUIEncoder(DataStream):
     """Encodes one run's events as AG-UI events; the run's id is ``spec.wire_context['run_id']``
     (the client's ``runId``), or the request id."""
 
-    __slots__ = (
-        "_answered",
-        "_calls",
-        "_content_head",
-        "_headless",
-        "_message",
-        "_spec",
-        "_text",
-        "last_id",
-        "run_id",
-    )
+    __slots__ = ("_answered", "_calls", "_message", "_spec", "run_id")
 
     def __init__(self, spec: RunSpec) -> None:
+        super().__init__()
         self._spec = spec
         self.run_id: str = spec.wire_context.get("run_id") or spec.request_id
         # The tool call a resume answers: the client holds its start and arguments already.
         self._answered: Mapping[str, bool] = spec.wire_context.get("answered") or {}
         self._message: str | None = None  # the model message the deltas belong to
-        self._text: str | None = None  # the open text message
-        self._content_head = b""
         self._calls: list[str] = []  # tool calls started and not yet ended
-        self._headless = True  # the log's copy has not written its head yet
-        self.last_id = 0
 
     def head(self) -> bytes:
-        return _event(
+        return _line(
             {"type": "RUN_STARTED", "threadId": self._spec.thread_id, "runId": self.run_id}
         )
 
-    def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if isinstance(event, str):
-                if self._text is None:
-                    self._open_text(out)
-                out.append(b"%s%s}\n\n" % (self._content_head, orjson.dumps(event)))
-            else:
-                self._one(event, out)
-        self.last_id = first_id + len(events) - 1
-        return b"".join(out)
-
-    def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
-        """For the run log: the event's events, whole; ``final`` names the run's end. The
-        log's first entry starts with :meth:`head`, so a replay from the log is a whole run."""
-        if isinstance(event, str) and self._text is not None and not self._headless:
-            # A token of an open text message, the commonest entry: its one event, directly.
-            return b"*", b"%s%s}\n\n" % (self._content_head, orjson.dumps(event))
-        data = self.encode(position, [event])
-        if self._headless and data:
-            self._headless = False
-            data = self.head() + data
-        if isinstance(event, Reply):
-            return b"final", data
-        return (b"*", data) if data else None
-
-    def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
-        data = self._error(error)
-        if self._headless:
-            self._headless = False
-            data = self.head() + data
-        return b"error", data
-
-    def error(self, frame_id: int, error: AppError) -> bytes:
-        self.last_id = frame_id
-        return self._error(error)
-
-    @staticmethod
-    def _error(error: AppError) -> bytes:
-        return _event({"type": "RUN_ERROR", "message": error.message, "code": error.code})
+    def failure(self, error: AppError) -> bytes:
+        return _line({"type": "RUN_ERROR", "message": error.message, "code": error.code})
 
     # -- one event -----------------------------------------------------------------------
 
-    def _one(self, event: RunEvent, out: list[bytes]) -> None:
+    def _event(self, event: RunEvent, out: list[bytes]) -> None:
         if isinstance(event, MessageStarted):
             self._close_text(out)
             self._message = event.id
             if event.text:
                 self._open_text(out)
-                out.append(b"%s%s}\n\n" % (self._content_head, orjson.dumps(event.text)))
+                out.append(b"%s%s}\n\n" % (self._delta_head, orjson.dumps(event.text)))
         elif isinstance(event, StepStarted):
             if event.message is not None:
                 self._close_text(out)
@@ -153,11 +103,11 @@ class AGUIEncoder:
             if self._message is not None:
                 start["parentMessageId"] = self._message
             self._calls.append(event.id)
-            out.append(_event(start))
+            out.append(_line(start))
         elif isinstance(event, ToolInputChunk):
             if event.step_id in self._calls:
                 args = {"type": "TOOL_CALL_ARGS", "toolCallId": event.step_id, "delta": event.chunk}
-                out.append(_event(args))
+                out.append(_line(args))
         elif isinstance(event, ToolOutputChunk):
             self._end_calls(out)
         elif isinstance(event, StepFinished):
@@ -170,7 +120,7 @@ class AGUIEncoder:
                 "content": step.output,
                 "role": "tool",
             }
-            out.append(_event(result))
+            out.append(_line(result))
         elif isinstance(event, Reply):
             self._finish(event, out)
         elif isinstance(event, GraphChunk):
@@ -180,7 +130,7 @@ class AGUIEncoder:
         self._close_text(out)
         self._end_calls(out)
         for attachment in reply.attachments:
-            out.append(_event({"type": "CUSTOM", "name": "attachment", "value": dict(attachment)}))
+            out.append(_line({"type": "CUSTOM", "name": "attachment", "value": dict(attachment)}))
         outcome: dict[str, Any]
         if reply.interrupt is not None:
             outcome = {"type": "interrupt", "interrupts": [interrupt_of(reply.interrupt)]}
@@ -209,7 +159,7 @@ class AGUIEncoder:
             "result": result,
             "outcome": outcome,
         }
-        out.append(_event(finished))
+        out.append(_line(finished))
 
     def _open_text(self, out: list[bytes]) -> None:
         message_id = self._message or f"{self.run_id}:reply"
@@ -219,7 +169,7 @@ class AGUIEncoder:
         out.append(
             b'data: {"type":"TEXT_MESSAGE_START","messageId":%s,"role":"assistant"}\n\n' % encoded
         )
-        self._content_head = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":%s,"delta":' % (
+        self._delta_head = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":%s,"delta":' % (
             encoded
         )
 
@@ -233,5 +183,5 @@ class AGUIEncoder:
     def _end_calls(self, out: list[bytes]) -> None:
         """The model finished writing these calls: the tools run."""
         for call_id in self._calls:
-            out.append(_event({"type": "TOOL_CALL_END", "toolCallId": call_id}))
+            out.append(_line({"type": "TOOL_CALL_END", "toolCallId": call_id}))
         self._calls.clear()

@@ -16,7 +16,7 @@ A text delta costs one ``orjson.dumps`` of its text between constant bytes, as a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ from app.runs.events import (
 )
 from app.runs.spec import RunSpec
 from app.wire.chat import model_of
+from app.wire.data_stream import DataStream
 from app.wire.sse import data_frame
 
 HEADERS = {
@@ -82,7 +83,7 @@ class _Tool:
             return text
 
 
-class AISDKEncoder:
+class AISDKEncoder(DataStream):
     """Encodes one run's events as one assistant message of the UI message stream.
 
     ``spec.wire_context`` may name ``message_id`` (the assistant message a continuation goes on
@@ -92,33 +93,26 @@ class AISDKEncoder:
 
     __slots__ = (
         "_answered",
-        "_delta_head",
-        "_headless",
         "_message",
         "_spec",
         "_step_open",
-        "_text",
         "_texts",
         "_tools",
         "_waiting",
-        "last_id",
         "message_id",
     )
 
     def __init__(self, spec: RunSpec) -> None:
+        super().__init__()
         self._spec = spec
         context = spec.wire_context
         self.message_id: str = context.get("message_id") or f"msg-{spec.request_id}"
         self._answered: Mapping[str, bool] = context.get("answered") or {}
         self._message: str | None = None  # the model message the deltas belong to
         self._step_open = False
-        self._text: str | None = None  # the open text block's id
-        self._delta_head = b""
         self._texts = 0
-        self._headless = True  # the log's copy has not written its head yet
         self._tools: dict[str, _Tool] = {}  # every tool call this response started
         self._waiting: list[str] = []  # started calls whose input is not yet announced
-        self.last_id = 0
 
     def head(self) -> bytes:
         """The first part of every response (a replay's too: the client starts the message
@@ -130,41 +124,8 @@ class AISDKEncoder:
         }
         return _part({"type": "start", "messageId": self.message_id, "messageMetadata": metadata})
 
-    def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if isinstance(event, str):
-                if self._text is None:
-                    self._open_text(out)
-                out.append(b"%s%s}\n\n" % (self._delta_head, orjson.dumps(event)))
-            else:
-                self._event(event, out)
-        self.last_id = first_id + len(events) - 1
-        return b"".join(out)
-
-    def parts(self, event: RunEvent, position: int) -> tuple[bytes, bytes] | None:
-        """For the run log: the event's parts, whole; ``final`` names the run's end. The log's
-        first entry starts with :meth:`head`, so a replay from the log is a whole response."""
-        if isinstance(event, str) and self._text is not None and not self._headless:
-            # A token of an open text block, the commonest entry: its one part, directly.
-            return b"*", b"%s%s}\n\n" % (self._delta_head, orjson.dumps(event))
-        data = self._logged(self.encode(position, [event]))
-        if isinstance(event, Reply):
-            return b"final", data
-        return (b"*", data) if data else None
-
-    def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
-        return b"error", self._logged(failure(error))
-
-    def error(self, frame_id: int, error: AppError) -> bytes:
-        self.last_id = frame_id
+    def failure(self, error: AppError) -> bytes:
         return failure(error)
-
-    def _logged(self, data: bytes) -> bytes:
-        if self._headless and data:
-            self._headless = False
-            return self.head() + data
-        return data
 
     # -- one event -----------------------------------------------------------------------
 

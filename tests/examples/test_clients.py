@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +18,8 @@ import pytest
 from bench.openai_standin import OpenAIStandIn, Reply, ToolCall
 from tests.conftest import ServerFactory
 from tests.support.dropping_proxy import dropping_proxy
+from tests.support.node import node as shared_node
+from tests.support.node import require_packages
 from tests.support.registries import agent_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,35 +30,15 @@ Command = Callable[..., list[str]]
 
 
 def node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail(
-            "node is not installed: the Node example needs Node 18 or newer. "
-            "Run `make test` (scripts/system-deps.sh installs it) or install nodejs."
-        )
-    return exe
+    return shared_node("the Node examples need Node 18 or newer")
 
 
 def node_client(*args: str) -> list[str]:
     return [node(), str(ROOT / "examples/node/stream.mjs"), *args]
 
 
-def eventsource_installed() -> None:
-    """The eventsource version examples/node/package.json pins is in its node_modules."""
-    pinned = json.loads((NODE_EXAMPLES / "package.json").read_text())["dependencies"]
-    installed = NODE_EXAMPLES / "node_modules/eventsource/package.json"
-    if (
-        not installed.exists()
-        or json.loads(installed.read_text())["version"] != pinned["eventsource"]
-    ):
-        pytest.fail(
-            f"examples/node needs eventsource {pinned['eventsource']}: run `make test` "
-            "(scripts/system-deps.sh runs npm ci there) or `npm ci --prefix examples/node`."
-        )
-
-
 def node_eventsource_client(*args: str) -> list[str]:
-    eventsource_installed()
+    require_packages(NODE_EXAMPLES)
     return [node(), str(NODE_EXAMPLES / "eventsource.mjs"), *args]
 
 
@@ -241,14 +222,7 @@ NOTE = {"title": "Demo", "text": "The demo is on Friday"}
 
 def _front_end_example(script: str) -> list[str]:
     """examples/node/<script>, with the packages examples/node/package.json pins."""
-    pinned = json.loads((NODE_EXAMPLES / "package.json").read_text())["dependencies"]
-    for name, version in pinned.items():
-        installed = NODE_EXAMPLES / "node_modules" / name / "package.json"
-        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
-            pytest.fail(
-                f"examples/node needs {name} {version}: run `make test` (scripts/system-deps.sh "
-                "runs npm ci there) or `npm ci --prefix examples/node`."
-            )
+    require_packages(NODE_EXAMPLES)
     return [node(), str(NODE_EXAMPLES / script)]
 
 

@@ -4,50 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.node import node, require_packages
 
 PROJECT = Path(__file__).resolve().parent
-INSTALL = (
-    "run `make test` (scripts/system-deps.sh runs npm ci there) or "
-    "`npm ci --prefix tests/frontends`"
-)
-
-
-def _node() -> str:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail(
-            "node is not installed: tests/frontends needs Node 20 or newer. Run `make test` "
-            "(scripts/system-deps.sh installs it) or install nodejs."
-        )
-    return exe
-
-
-def _require_packages() -> None:
-    """Every package package.json pins (``npm:ai@6.0.333`` aliases too) is installed at it."""
-    pinned: dict[str, str] = json.loads((PROJECT / "package.json").read_text())["dependencies"]
-    wrong = []
-    for name, spec in pinned.items():
-        version = spec.rpartition("@")[2] if spec.startswith("npm:") else spec
-        installed = PROJECT / "node_modules" / name / "package.json"
-        found = json.loads(installed.read_text())["version"] if installed.exists() else None
-        if found != version:
-            wrong.append(f"{name} {spec} (found {found or 'nothing'})")
-    if wrong:
-        pytest.fail(f"tests/frontends needs {', '.join(wrong)}: {INSTALL}.")
 
 
 def run_node(script: str, *args: str, timeout: float = 90) -> dict[str, Any]:
     """Run one of this folder's scripts; its one line of JSON output, parsed."""
-    _require_packages()
+    require_packages(PROJECT)
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     done = subprocess.run(
-        [_node(), script, *args],
+        [node("tests/frontends needs Node 20 or newer"), script, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
