@@ -2,7 +2,8 @@
 // plain ChatState instead of React's) over DefaultChatTransport, or readUIMessageStream over
 // the transport's chunks. Usage:
 //   node aisdk_flows.mjs <6|7> <base url> '<json: {chatId, steps: [...], headers?, body?}>'
-// Steps: {send: "text"} | {approve: true|false} | {resume: true} | {regenerate: true}
+// Steps: {send: "text"} | {approve: true|false} | {answer: value} | {resume: true}
+//        | {regenerate: true}
 //        | {stopAfterText: "text"}
 //        | {raw: "text"} (readUIMessageStream; the chunks are printed too)
 // Prints one JSON object: the messages, the chat's status and errors, the chunks of raw steps.
@@ -84,6 +85,10 @@ for (const step of steps) {
     const ids = approvalIds();
     if (ids.length === 0) throw new Error("no approval was requested");
     for (const id of ids) await chat.addToolApprovalResponse({ id, approved: step.approve });
+    await settled();
+  } else if (step.answer !== undefined) {
+    // An interrupt no tool raised: continue the assistant message with resume in the body.
+    await chat.sendMessage(undefined, { body: { ...body, resume: step.answer } });
     await settled();
   } else if (step.regenerate) {
     await chat.regenerate();

@@ -159,14 +159,24 @@ def test_approve_then_decline(server: LiveServer, upstream: OpenAIStandIn, versi
     ]
 
 
-def test_an_interrupt_no_tool_raised_is_a_data_part(server: LiveServer) -> None:
-    result = ai_chat("7", server.url, "ask", [{"send": "Weather?"}], body={"graphType": "ask-city"})
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_interrupt_no_tool_raised_is_a_data_part_answered_by_resume(
+    server: LiveServer, upstream: OpenAIStandIn, version: str
+) -> None:
+    """ask-city asks before any model call: a data-interrupt part; sendMessage with resume in
+    the body continues the same message with the answer."""
+    upstream.enqueue(Reply(tokens=["Sunny in Lyon."]))
+    steps: list[dict[str, Any]] = [{"send": "Weather?"}, {"answer": "Lyon"}]
+    result = ai_chat(version, server.url, "ask", steps, body={"graphType": "ask-city"})
 
     message = _assistant(result)
     (asked,) = [p for p in message["parts"] if p["type"] == "data-interrupt"]
     assert asked["data"]["value"] == {"question": "Which city?", "type": "input"}
     assert asked["id"] == asked["data"]["id"]
-    assert message["metadata"]["interrupt"]["id"] == asked["id"]
+    assert [m["role"] for m in result["messages"]] == ["user", "assistant"]
+    assert _text(message) == "Sunny in Lyon."
+    assert message["metadata"]["interrupt"] is None
+    assert upstream.seen[-1].messages[-1]["content"] == "The city is Lyon."
 
 
 async def test_resume_after_a_dropped_connection_replays_the_whole_message(
@@ -280,6 +290,7 @@ def _body(**fields: Any) -> dict[str, Any]:
         (_body(graphSettings={"temperature": "hot"}), 422, "validation_error", "temperature"),
         (_body(graphSettings={"graphType": 7}), 422, "validation_error", "graphType"),
         (_body(trigger="explode"), 422, "validation_error", "trigger"),
+        (_body(resume="Lyon"), 422, "validation_error", "resume"),
         (
             _body(
                 messages=[{"id": "s", "role": "system", "parts": [{"type": "text", "text": "x"}]}]

@@ -3,7 +3,8 @@
 The client posts its whole conversation; the thread's memory is the server's. What is new is
 the last message: a user message is the turn's input (one the thread holds already is answered
 again, in place), and an assistant message last carries the answers to its approval requests,
-one of which answers the thread's pending interrupt.
+one of which answers the thread's pending interrupt. An interrupt no tool raised (shown as a
+``data-interrupt`` part) is answered by ``resume`` in the body, the assistant message last.
 """
 
 from __future__ import annotations
@@ -45,6 +46,20 @@ async def bind(services: Services, body: UIChatRequest, request_id: str, user: s
         "received": received,
         "wire": "aisdk",
     }
+    if body.resuming:
+        if last.role != "assistant":
+            raise ValidationFailed(
+                "this request answers an interrupt (resume) and also sends a new user "
+                "message: answer the interrupt alone, then send the message",
+                details={"field": "resume"},
+            )
+        await pending_interrupt(services, graph, body.id)
+        return RunSpec(
+            **common,
+            input=Command(resume=body.resume),
+            resuming=True,
+            wire_context={"message_id": last.id},
+        )
     if last.role == "assistant":
         interrupt = await pending_interrupt(services, graph, body.id)
         call_id, answer = _answer(last, interrupt, body.id)

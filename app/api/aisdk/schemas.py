@@ -60,3 +60,13 @@ class UIChatRequest(BaseModel):
         description="A graph name or name::version; the thread's own graph, or the default",
     )
     graph_settings: dict[str, Any] = Field(default_factory=dict, alias="graphSettings")
+    resume: Any = Field(
+        None,
+        description="The answer to a pending interrupt no tool raised (a data-interrupt part), "
+        "as the chat API's resume: sendMessage(undefined, {body: {resume}}) continues the "
+        "assistant message",
+    )
+
+    @property
+    def resuming(self) -> bool:
+        return "resume" in self.model_fields_set
