@@ -88,11 +88,12 @@ class AISDKEncoder(DataStream):
 
     ``spec.wire_context`` may name ``message_id`` (the assistant message a continuation goes on
     with, as the client holds it) and ``answered``: the tool call an approval answers, and
-    whether it was approved; that call's input the client has already, so only its outcome is
-    sent."""
+    whether it was approved, with ``calls``: its name and input. The client has that call
+    already: it gets the input again and then the outcome, never a second start."""
 
     __slots__ = (
         "_answered",
+        "_calls",
         "_message",
         "_spec",
         "_step_open",
@@ -108,6 +109,7 @@ class AISDKEncoder(DataStream):
         context = spec.wire_context
         self.message_id: str = context.get("message_id") or f"msg-{spec.request_id}"
         self._answered: Mapping[str, bool] = context.get("answered") or {}
+        self._calls: Mapping[str, Mapping[str, Any]] = context.get("calls") or {}
         self._message: str | None = None  # the model message the deltas belong to
         self._step_open = False
         self._texts = 0
@@ -139,7 +141,14 @@ class AISDKEncoder(DataStream):
             if event.message is not None:
                 self._new_message(event.message, out)
             if event.id in self._answered:
-                return  # the client holds this call, awaiting its outcome
+                # The client holds this call, awaiting its outcome. Its input again (the same
+                # part, updated, for a live client) lets a replay, which starts the message
+                # from nothing, show the outcome on a part it has.
+                known = self._calls.get(event.id)
+                if known is not None:
+                    available = {"type": "tool-input-available", "toolCallId": event.id, **known}
+                    out.append(_part(available))
+                return
             self._open_step(out)
             self._close_text(out)
             self._tools[event.id] = _Tool(event.name)

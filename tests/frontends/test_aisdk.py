@@ -420,3 +420,46 @@ async def test_regenerate_answers_the_message_again_in_place(
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         thread = (await client.get("/threads/regen/messages")).json()
     assert [m["content"] for m in thread["messages"]] == ["Hi", "Second."]
+
+
+async def test_resume_replays_an_approval_continuation(
+    server: LiveServer, upstream: OpenAIStandIn
+) -> None:
+    """The continuation after an approval is dropped part-way; a reloaded page's
+    resumeStream() replays it from nothing: the tool's part with its input and output, then
+    the answer, built without an error."""
+    answer = [f"a{i} " for i in range(30)]
+    upstream.enqueue(
+        Reply(tokens=[], tool_calls=[ToolCall("save_note", NOTE, id="n1")]),
+        Reply(tokens=answer, delay=0.05),
+    )
+    asked = ai_chat(
+        "7", server.url, "replay", [{"send": "Note it"}], body={"graphType": "tool-agent"}
+    )
+    user, assistant = asked["messages"]
+    (call,) = _tools(assistant)
+    call = {
+        **call,
+        "state": "approval-responded",
+        "approval": {**call["approval"], "approved": True},
+    }
+    assistant = {
+        **assistant,
+        "parts": [p if p["type"] != call["type"] else call for p in assistant["parts"]],
+    }
+    body = {"id": "replay", "messages": [user, assistant], "graphType": "tool-agent"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        async with client.stream("POST", "/api/chat", json=body) as response:
+            async for line in response.aiter_lines():
+                if '"text-delta"' in line:
+                    break
+
+        result = ai_chat("7", server.url, "replay", [{"resume": True}])
+    message = _assistant(result)
+    (replayed,) = _tools(message)
+    assert (replayed["toolCallId"], replayed["state"], replayed["input"]) == (
+        "n1",
+        "output-available",
+        NOTE,
+    )
+    assert _text(message) == "".join(answer)

@@ -63,11 +63,27 @@ async def bind(services: Services, body: UIChatRequest, request_id: str, user: s
     if last.role == "assistant":
         interrupt = await pending_interrupt(services, graph, body.id)
         call_id, answer = _answer(last, interrupt, body.id)
+        call = next(
+            (
+                c
+                for m in held_messages(graph, saved)
+                for c in getattr(m, "tool_calls", None) or []
+                if c.get("id") == call_id
+            ),
+            None,
+        )
         return RunSpec(
             **common,
             input=Command(resume=answer),
             resuming=True,
-            wire_context={"message_id": last.id, "answered": {call_id: answer["approved"]}},
+            wire_context={
+                "message_id": last.id,
+                "answered": {call_id: answer["approved"]},
+                # So that a replay of this run (resume after a reload) can rebuild the part.
+                "calls": {call_id: {"toolName": call["name"], "input": call["args"]}}
+                if call is not None
+                else {},
+            },
         )
     if last.role != "user":
         raise ValidationFailed(
