@@ -41,10 +41,8 @@ class Checkpointer:
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
     if settings.redis_url is not None and settings.redis_url.get_secret_value():
-        from redis.asyncio.cluster import RedisCluster
-
+        from app.stores.redis_client import topology_of
         from redis_saver import RedisSaver, RedisSaverError
-        from redis_saver.cluster import check_state
 
         async with RedisSaver.from_url(
             settings.redis_url.get_secret_value(),
@@ -60,9 +58,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             except RedisSaverError as exc:
                 # Start anyway: /ready says 503 until Redis answers, then all recovers.
                 log.warning("Redis is not reachable at start-up: %s", exc)
-            client = redis_saver.client
-            healthy = (lambda: check_state(client)) if isinstance(client, RedisCluster) else None
-            yield Checkpointer(redis_saver, "redis", healthy)
+            yield Checkpointer(redis_saver, "redis", topology_of(redis_saver.client).health)
         return
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(settings.sqlite_path)) as sqlite_saver:

@@ -11,10 +11,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.asyncio.cluster import RedisCluster
-
 from app.errors import DuplicateRequest, StoreUnavailable, ThreadBusy
-from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, run_key, thread_key
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, run_key, thread_key, topology_of
 
 log = logging.getLogger("app.stores.claims")
 
@@ -31,6 +29,7 @@ class RedisClaims:
 
     def __init__(self, client: RedisClient, *, prefix: str, ttl: float = 30.0) -> None:
         self._client = client
+        self._topology = topology_of(client)
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
         self._ttl = ttl
@@ -117,7 +116,7 @@ class RedisClaims:
         if not thread_ids:
             return {}
         try:
-            found = await get_many(self._client, [self._lock_key(t) for t in thread_ids])
+            found = await self._topology.get_many([self._lock_key(t) for t in thread_ids])
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return {
@@ -200,7 +199,7 @@ class RedisClaims:
         while True:
             pubsub: Any = None
             try:
-                pubsub = await self._pubsub(attempt)
+                pubsub = await self._topology.subscriber(attempt)
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
                     data = message.get("data")
@@ -215,16 +214,6 @@ class RedisClaims:
                 if pubsub is not None:
                     with contextlib.suppress(*REDIS_ERRORS, RuntimeError):
                         await pubsub.aclose()
-
-    async def _pubsub(self, attempt: int) -> Any:
-        if not isinstance(self._client, RedisCluster):
-            return self._client.pubsub(ignore_subscribe_messages=True)
-        # A cluster forwards a PUBLISH to every node, so one node's subscription hears every
-        # cancel; after a failure the next node is tried (its master may be the one that died).
-        await self._client.initialize()
-        nodes = self._client.get_nodes()
-        node = nodes[attempt % len(nodes)]
-        return self._client.pubsub(node=node, ignore_subscribe_messages=True)
 
 
 def _unavailable(exc: Exception) -> StoreUnavailable:

@@ -3,8 +3,8 @@
 ``{prefix:t:<thread>}:record`` and ``{prefix:r:<run>}:record`` hold the records as JSON, in
 their thread's (or run's) hash tag, the checkpoints' own; ``{prefix}:threads:{<user>}``
 (``{prefix}:threads`` for everyone's) and ``{prefix:t:<thread>}:runs`` are sorted sets indexing
-them by time. A listing reads one index, then records of any slot (:func:`get_many`). With
-``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
+them by time. A listing reads one index, then records of any slot (the topology's
+``get_many``). With ``REDIS_TTL_SECONDS``, records expire as the checkpoints do.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from app.stores.records import (
     thread_from_json,
     to_json,
 )
-from app.stores.redis_client import REDIS_ERRORS, RedisClient, get_many, run_key, thread_key
+from app.stores.redis_client import REDIS_ERRORS, RedisClient, run_key, thread_key, topology_of
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 class RedisRecords:
     def __init__(self, client: RedisClient, *, prefix: str, ttl: int | None = None) -> None:
         self._client = client
+        self._topology = topology_of(client)
         self._prefix = prefix
         self._ttl = ttl
 
@@ -71,7 +72,7 @@ class RedisRecords:
 
     async def finish(self, ends: Sequence[RunEnd]) -> None:
         try:
-            found = await get_many(self._client, [self._thread(e.thread.thread_id) for e in ends])
+            found = await self._topology.get_many([self._thread(e.thread.thread_id) for e in ends])
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         pipe = self._client.pipeline(transaction=False)
@@ -101,7 +102,7 @@ class RedisRecords:
     async def of_user(self, user_id: str | None) -> list[ThreadRecord]:
         try:
             ids = await self._client.zrevrange(self._user(user_id), 0, -1)
-            found = await get_many(self._client, [self._thread(_text(i)) for i in ids])
+            found = await self._topology.get_many([self._thread(_text(i)) for i in ids])
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         records = [thread_from_json(data) for data in found if data is not None]
@@ -130,7 +131,7 @@ class RedisRecords:
     async def runs_of(self, thread_id: str) -> list[RunRecord]:
         try:
             ids = await self._client.zrevrange(self._runs(thread_id), 0, -1)
-            found = await get_many(self._client, [self._run(_text(i)) for i in ids])
+            found = await self._topology.get_many([self._run(_text(i)) for i in ids])
         except REDIS_ERRORS as exc:
             raise _unavailable(exc) from exc
         return [run_from_json(data) for data in found if data is not None]
