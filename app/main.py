@@ -24,6 +24,7 @@ from app.observability.metrics import Metrics
 from app.runs.execute import RunExecutor
 from app.runs.lifecycle import Lifecycle
 from app.runs.registry import RunRegistry
+from app.runs.takeover import Takeover
 from app.settings import Settings
 from app.stores import Stores, open_stores
 from app.threads.access import ThreadAccess
@@ -79,7 +80,9 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 g.ref: g.build(models).compile(checkpointer=checkpointer.saver, name=g.ref)
                 for g in registry
             }
-            runner = RunExecutor(settings, graphs, models.provider)
+            runner = RunExecutor(
+                settings, graphs, models.provider, step_durable=stores.inflight.durable
+            )
             assistants = Assistants(registry)
             runs = RunRegistry(
                 runner,
@@ -98,6 +101,16 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 encoder_for,
             )
             stores.claims.start(on_cancel=runs.stop_local)
+            # Looked for often enough that a run is taken over within about a second of its
+            # dead replica's claim lapsing.
+            takeover = Takeover(
+                lifecycle,
+                stores,
+                registry.resolve,
+                encoder_for,
+                interval=min(1.0, settings.run_claim_ttl_seconds / 4),
+            )
+            takeover.start()
             app.state.services = Services(
                 settings=settings,
                 registry=registry,
@@ -129,6 +142,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
             try:
                 yield
             finally:
+                await takeover.stop()
                 await runs.drain(grace=0)
                 await lifecycle.drain()
                 await models.aclose()

@@ -87,7 +87,17 @@ class Settings(BaseSettings):
     )
     multitask_wait_seconds: float = Field(30.0, gt=0)
     run_claim_ttl_seconds: float = Field(
-        30.0, gt=1, description="expiry of a replica's claim on a thread (Redis)"
+        30.0,
+        gt=1,
+        description="expiry of a replica's claim on a thread and run (Redis): a run whose "
+        "replica died is taken over by another this long after its last heartbeat",
+    )
+    run_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="starts of a run (its first included) before a run whose replicas keep "
+        "dying ends with run_lost (Redis)",
     )
     shutdown_grace_seconds: float = Field(
         20.0, ge=0, description="on SIGTERM, how long streams may still finish"

@@ -99,7 +99,7 @@ async def run_frames(
     except AppError as exc:
         log.warning("stream failed: %s: %s", exc.code, exc.message)
         metrics.errors.labels(exc.code).inc()
-        yield encoder.error(len(run.events) + 1, exc)
+        yield encoder.error(run.end_position + 1, exc)
         await services.runs.settled(run)
     finally:
         metrics.active_streams.dec()

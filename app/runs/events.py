@@ -21,6 +21,7 @@ __all__ = [
     "Interrupt",
     "MessageStarted",
     "Reply",
+    "Reset",
     "RunEvent",
     "Step",
     "StepFinished",
@@ -108,6 +109,15 @@ class Interrupt:
     step_id: str | None = None  # the tool step that asked, when a tool did
 
 
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """What was streamed of the turn before this is void: the replica running it died and
+    another took it over, going on from the thread's last checkpoint. The turn's text after
+    the last reset is its whole reply."""
+
+    reason: str = "replica_lost"
+
+
 @dataclass(frozen=True)
 class Reply:
     """The end of a turn: what becomes the ``final`` frame and the ``/generate`` body."""
@@ -133,5 +143,6 @@ RunEvent = (
     | ToolOutputChunk
     | StepFinished
     | GraphChunk
+    | Reset
     | Reply
 )

@@ -8,20 +8,28 @@ happens and returns the :class:`Reply`, read from the graph's state through the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 
-from app.errors import InterruptPending, MaxStepsExceeded, NoPendingInterrupt, UpstreamTimeout
+from app.errors import (
+    InterruptPending,
+    MaxStepsExceeded,
+    NoPendingInterrupt,
+    RunLost,
+    UpstreamTimeout,
+)
 from app.errors.mapping import to_app_error
-from app.runs.events import Interrupt, Reply, RunEvent
+from app.runs.events import Interrupt, Reply, Reset, RunEvent
 from app.runs.graph_modes import stream_graph
-from app.runs.repair import close_unanswered, keep_partial, roll_back
+from app.runs.repair import LOST_TOOL_RESULT, close_unanswered, keep_partial, roll_back
 from app.runs.spec import RunSpec
 from app.runs.tap import Tap
 from app.settings import Settings
@@ -42,10 +50,21 @@ class RunCancelled(Exception):
 class RunExecutor:
     """Runs specs on the graphs compiled (with the checkpointer) at start-up."""
 
-    def __init__(self, settings: Settings, graphs: Mapping[str, Graph], provider: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        graphs: Mapping[str, Graph],
+        provider: str,
+        *,
+        step_durable: bool = False,
+    ) -> None:
         self._settings = settings
         self._graphs = graphs
         self._provider = provider
+        # Runs another replica may take over checkpoint every step, their input first: what
+        # the user sent is in the thread before the model is called, and a step that finished
+        # is not run again by the replica that takes over.
+        self._step_durable = step_durable
 
     def graph(self, version: GraphVersion) -> Graph:
         """``version``'s graph, compiled with the checkpointer."""
@@ -99,7 +118,14 @@ class RunExecutor:
         """
         graph = self._graphs[spec.graph.ref]
         conversation = spec.graph.conversation
+        if self._step_durable and spec.durability == "exit":
+            spec = dataclasses.replace(spec, durability="sync")
         kept: list[BaseMessage] = list(spec.input_messages)
+        if spec.attempt > self._settings.run_max_attempts:
+            await self._give_up(graph, spec, kept)
+        if spec.attempt > 1:
+            spec = await self._going_on(graph, spec)
+            emit(Reset())
         loop = asyncio.get_running_loop()
         start = loop.time()
         tap = Tap(emit, conversation.stream_nodes, spec.received)
@@ -146,6 +172,10 @@ class RunExecutor:
         interrupts = values.get("__interrupt__") if isinstance(values, dict) else None
         answer = conversation.reply(values, spec.reply_after)
         text = answer.text if answer is not None else ""
+        if spec.attempt > 1 and text and not tap.deltas:
+            # Taken over after the reply was written but before it was sent: the chunks after
+            # the reset still add up to the final text.
+            emit(text)
         metadata = answer.response_metadata if answer is not None else {}
         if interrupts:
             first = interrupts[0]
@@ -160,6 +190,31 @@ class RunExecutor:
         return self._reply(
             spec, tap, text, metadata.get("model_name"), metadata.get("finish_reason")
         )
+
+    async def _give_up(self, graph: Graph, spec: RunSpec, kept: list[BaseMessage]) -> None:
+        """A run whose replicas kept dying (RUN_MAX_ATTEMPTS): not started again. Its thread
+        keeps the user's message and is made valid for the next turn."""
+        log.warning("run %s lost after %d attempts", spec.request_id, spec.attempt - 1)
+        await keep_partial(graph, spec, kept, "", result=LOST_TOOL_RESULT)
+        raise RunLost(
+            f"The servers running this request stopped {spec.attempt - 1} times before it "
+            "could finish, so it was not started again (RUN_MAX_ATTEMPTS). The thread holds "
+            "your message: send the next one, or the same again."
+        )
+
+    async def _going_on(self, graph: Graph, spec: RunSpec) -> RunSpec:
+        """A run taken over from a replica that died: if the thread's last checkpoint is its
+        own, the graph goes on from there (its finished steps are not run again); if not (it
+        died before its first write), it starts again from its input."""
+        saver = graph.checkpointer
+        assert isinstance(saver, BaseCheckpointSaver)
+        head = await saver.aget_tuple(
+            {"configurable": {"thread_id": spec.thread_id, "checkpoint_ns": ""}}
+        )
+        if head is None or head.metadata.get("request_id") != spec.request_id:
+            return spec
+        log.info("run %s taken over: going on from checkpoint", spec.request_id)
+        return dataclasses.replace(spec, input=None, checkpoint=None)
 
     def _reply(
         self,

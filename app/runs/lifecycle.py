@@ -2,22 +2,27 @@
 
 At the start, in order: the user's slot among the runs they may have at once (limits), the
 claims on the request id and the thread (through the registry, which waits its turn on a busy
-thread as ``multitask`` says), and the run log. At the end, once the run's followers have its
+thread as ``multitask`` says), the run's in-flight record (with Redis: what another replica
+needs to start it again), and the run log. At the end, once the run's followers have its
 last event, in order and each awaited (bounded, so that an unreachable store cannot hold a
-thread): the metrics, the run log's last write, the thread's and the run's records, the claims,
-the limits slot, and the thread of an ephemeral run. The order is the contract: a client told
-that the thread is free (its claims gone) reads the run's end in the log and in the records.
+thread): the metrics, the run log's last write, the thread's and the run's records, the
+in-flight record, the claims, the limits slot, and the thread of an ephemeral run. The order is
+the contract: a client told that the thread is free (its claims gone) reads the run's end in
+the log and in the records, and a run whose claims are gone with its record left is one whose
+replica died (:meth:`Lifecycle.take_over` starts it again).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from app.observability.metrics import Metrics
 from app.runs.events import Reply
+from app.runs.record import dump_spec
 from app.runs.registry import RunRegistry
 from app.runs.run import Run
 from app.runs.spec import RunSpec
@@ -30,6 +35,10 @@ log = logging.getLogger("app.runs")
 STEP_LIMIT = 2.0
 
 Step = tuple[str, Callable[[Run], Coroutine[Any, Any, None]]]
+
+
+class RunForgotten(Exception):
+    """The run to take over ended (its record went) while its claims were being taken."""
 
 
 class Recorder(Protocol):
@@ -60,6 +69,7 @@ class Lifecycle:
             ("metrics", self._observe),
             ("run log", self._stores.run_log.end),
             ("records", self._records.end),
+            ("in-flight record", self._forget),
             ("claims", self.registry.release),
             ("limits", self._release_slot),
             ("ephemeral thread", self._delete_ephemeral),
@@ -70,8 +80,11 @@ class Lifecycle:
         busy thread, duplicate request) takes back whatever was taken before it."""
         limits = self._stores.limits
         slot = await limits.acquire(spec.user_id, spec.request_id)
+        record = self._record if self._stores.inflight.durable else None
         try:
-            run = await self.registry.start(spec, multitask=multitask, on_end=self._end)
+            run = await self.registry.start(
+                spec, multitask=multitask, on_end=self._end, prepare=record
+            )
         except BaseException:
             if slot:
                 await limits.release(spec.user_id, spec.request_id)
@@ -80,6 +93,37 @@ class Lifecycle:
             self._slots.add(spec.request_id)
         self._stores.run_log.attach(run, self._codec_for(spec))
         return run
+
+    async def take_over(self, spec: RunSpec, base: int, logged: Sequence[bytes]) -> Run:
+        """Start again a run whose replica died, as its ``spec.attempt``-th start: its claims
+        (raising as :meth:`start` does when another replica or a new turn has them), then the
+        run, whose frames go on in its log after position ``base`` (``logged``: the data of
+        the frames there, which its encoder catches up with). No limits slot: the user's
+        slot lapsed with the replica, and a run already admitted is not refused now."""
+        run = await self.registry.start(
+            spec, multitask="reject", on_end=self._end, prepare=self._adopt, base=base
+        )
+        spec = run.spec
+        codec = self._codec_for(spec)
+        codec.resume(logged)
+        self._stores.run_log.attach(run, codec)
+        return run
+
+    async def _adopt(self, spec: RunSpec) -> RunSpec:
+        # Counted once this replica holds the claims: two replicas racing count one start.
+        attempts = await self._stores.inflight.adopt(spec.request_id)
+        if attempts is None:
+            raise RunForgotten(spec.request_id)
+        # Nobody may be left to follow it, and it must end for its thread to be free.
+        return dataclasses.replace(spec, attempt=attempts, on_disconnect="continue")
+
+    async def _record(self, spec: RunSpec) -> RunSpec:
+        await self._stores.inflight.record(spec.request_id, dump_spec(spec))
+        return spec
+
+    async def _forget(self, run: Run) -> None:
+        if self._stores.inflight.durable:
+            await self._stores.inflight.forget(run.spec.request_id)
 
     async def _end(self, run: Run) -> None:
         for name, step in self.end_steps:

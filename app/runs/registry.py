@@ -126,11 +126,17 @@ class RunRegistry:
         *,
         multitask: str | None = None,
         on_end: Callable[[Run], Awaitable[None]] | None = None,
+        prepare: Callable[[RunSpec], Awaitable[RunSpec]] | None = None,
+        base: int = 0,
     ) -> Run:
         """Start ``turn``'s run. On a busy thread, ``multitask`` (default: the server's
         ``MULTITASK`` setting) decides: ``reject`` refuses it (409), ``enqueue`` waits for the
         thread, ``interrupt`` and ``rollback`` cancel the run in flight first (keeping what it
-        streamed, or putting the thread back as it was before it) and then wait."""
+        streamed, or putting the thread back as it was before it) and then wait.
+
+        ``prepare`` is awaited once the claims are held and before the run starts, and gives
+        the spec to run (its failure gives the claims back); ``base`` is the position before
+        the run's first event."""
         if spec.request_id in self._by_request:
             raise DuplicateRequest(
                 f"request {spec.request_id!r} is already running; a retry must wait for it "
@@ -158,7 +164,13 @@ class RunRegistry:
                     await current.wait(remaining)
                 else:  # held by another replica: poll its claim
                     await asyncio.sleep(min(0.05, remaining))
-        run = Run(self.runner, spec, on_unwatched=self._unwatched, on_end=on_end)
+        if prepare is not None:
+            try:
+                spec = await prepare(spec)
+            except BaseException:
+                await self.claims.release(spec.request_id, spec.thread_id)
+                raise
+        run = Run(self.runner, spec, on_unwatched=self._unwatched, on_end=on_end, base=base)
         self._by_request[spec.request_id] = run
         self._by_thread[spec.thread_id] = run
         return run

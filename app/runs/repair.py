@@ -24,6 +24,7 @@ log = logging.getLogger("app.runs")
 # the next turn (a chat-completions request with a tool call but no result is refused).
 CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this turn before the tool finished."
 FAILED_TOOL_RESULT = "Not run: the turn failed before this tool call finished."
+LOST_TOOL_RESULT = "Not run: the server running this turn stopped before this tool call finished."
 
 
 async def close_unanswered(graph: Graph, spec: RunSpec) -> None:
@@ -80,7 +81,14 @@ async def roll_back(graph: Graph, spec: RunSpec) -> None:
         log.exception("could not roll back the thread of %s", spec.request_id)
 
 
-async def keep_partial(graph: Graph, spec: RunSpec, kept: list[BaseMessage], text: str) -> None:
+async def keep_partial(
+    graph: Graph,
+    spec: RunSpec,
+    kept: list[BaseMessage],
+    text: str,
+    *,
+    result: str = CANCELLED_TOOL_RESULT,
+) -> None:
     """Save the user's message (``kept``: the turn's input messages) and the partial
     reply as the turn's outcome, and make the thread valid for its next request to a
     model (as after a failure).
@@ -91,7 +99,7 @@ async def keep_partial(graph: Graph, spec: RunSpec, kept: list[BaseMessage], tex
     conversation = spec.graph.conversation
     try:
         values = (await graph.aget_state(spec.config())).values
-        fixes = _repairs(conversation, values, spec.reply_after, CANCELLED_TOOL_RESULT)
+        fixes = _repairs(conversation, values, spec.reply_after, result)
         # The cancel may land after the last token, while the run's own exit checkpoint
         # (holding the whole reply) is being written: then there is nothing to add.
         saved_ids = {m.id for m in conversation.messages(values)}

@@ -6,11 +6,13 @@ re-cancelled at every await as it would be inside the response's anyio cancel sc
 what lets a run outlive its client, be rejoined, be cancelled by request id, or be drained on
 shutdown.
 
-A run's events go into an append-only log (:attr:`Run.events`); an event's position in it,
-from 1, is its frame id. Any number of followers read the log from any position and are woken
-together, with one future each per wake-up rather than a queue per item: under load, a
-follower that falls behind picks up every event since it last looked and sends them in one
-write. The run always ends with a terminal entry: the :class:`Reply` or :attr:`Run.error`.
+A run's events go into an append-only log (:attr:`Run.events`); an event's position, from
+``base + 1``, is its frame id (``base`` is 0, except for a run taken over from a replica that
+died, whose frames go on after the ones that replica logged). Any number of followers read
+the log from any position and are woken together, with one future each per wake-up rather
+than a queue per item: under load, a follower that falls behind picks up every event since it
+last looked and sends them in one write. The run always ends with a terminal entry: the
+:class:`Reply` or :attr:`Run.error`.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ class Run:
         *,
         on_unwatched: Callable[[Run], None] | None = None,
         on_end: Callable[[Run], Awaitable[None]] | None = None,
+        base: int = 0,
     ) -> None:
         self.spec = spec
         self._runner = runner
+        self.base = base  # the position before its first event
         self.events: list[RunEvent] = []
         # The failure that ended the run, as the client sees it; position len(events) + 1.
         self.error: AppError | None = None
@@ -63,6 +67,11 @@ class Run:
     @property
     def done(self) -> bool:
         return self._done
+
+    @property
+    def end_position(self) -> int:
+        """The position of its last event (its error, once it ended with one, comes next)."""
+        return self.base + len(self.events)
 
     def cancel(self, *, rollback: bool = False) -> None:
         """Stop the run (a user's cancel, or no client came back): it saves what it streamed
@@ -149,7 +158,8 @@ class Run:
         the run's owner decides whether to keep it going (``on_unwatched``).
         """
         loop = asyncio.get_running_loop()
-        cursor = max(0, after)
+        base = self.base
+        cursor = max(0, after - base)
         if watch:
             self.watchers += 1
         try:
@@ -157,7 +167,7 @@ class Run:
                 events = self.events
                 if cursor < len(events):
                     batch = events[cursor:]
-                    yield cursor + 1, batch
+                    yield base + cursor + 1, batch
                     cursor += len(batch)
                     continue
                 if self._done:

@@ -67,6 +67,9 @@ class RunSpec:
     # What a client leaving does to the run: None is the server's ON_DISCONNECT setting.
     on_disconnect: Literal["cancel", "continue"] | None = None
     ephemeral: bool = False  # its thread is deleted once it has ended (a stateless run)
+    # Which start of the run this is: above 1, a replica took it over from one that died, and
+    # it goes on from the thread's last checkpoint (app.runs.takeover).
+    attempt: int = 1
 
     def config(self) -> RunnableConfig:
         configurable: dict[str, Any] = {**self.configurable, **(self.checkpoint or {})}

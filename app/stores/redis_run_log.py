@@ -39,8 +39,9 @@ class _Pending:
     def __init__(self, run: Run, codec: Codec) -> None:
         self.run = run
         self.encoder = codec
-        self.written = 0  # log positions already in Redis
-        self.head = True  # the owner entry, and the expiry while the run lives
+        self.written = run.base  # log positions already in Redis
+        # The owner entry, and the expiry while the run lives (a run taken over has both).
+        self.head = run.base == 0
         self.final_since: float | None = None  # when the run ended, until its end is written
 
 
@@ -63,6 +64,7 @@ class RedisRunLog:
         ttl: float,
         maxlen: int,
         running: Callable[[str], Awaitable[bool]],
+        pending: Callable[[str], Awaitable[bool]],
         watch: Callable[[str], Awaitable[None]],
         flush_interval: float = 0.05,
         live_ttl: float = 3600.0,
@@ -74,6 +76,7 @@ class RedisRunLog:
         self._live_ttl_ms = int(max(ttl, live_ttl) * 1000)
         self._maxlen = b"%d" % maxlen
         self._running = running  # whether a replica still holds the run's claim
+        self._pending_run = pending  # whether the run is recorded in flight (to be taken over)
         self._watch = watch  # tell the run's replica that a client follows it from here
         self._interval = flush_interval
         self._retry_for = retry_for
@@ -121,7 +124,8 @@ class RedisRunLog:
         for pending in batch:
             run = pending.run
             key = self.key(run.spec.request_id)
-            upto = len(run.events)
+            base = run.base
+            upto = base + len(run.events)
             ended = pending.final_since is not None
             first = len(commands)
             if pending.head:
@@ -131,7 +135,7 @@ class RedisRunLog:
                 commands.append([b"PEXPIRE", key, b"%d" % self._live_ttl_ms])
             encoder = pending.encoder
             for position in range(pending.written + 1, upto + 1):
-                parts = encoder.parts(run.events[position - 1], position)
+                parts = encoder.parts(run.events[position - base - 1], position)
                 if parts is None:  # nothing to show in the run's view: a gap in the ids
                     continue
                 name, data = parts
@@ -232,6 +236,40 @@ class RedisRunLog:
                 return data
         return None
 
+    async def _awaits_takeover(self, request_id: str) -> bool:
+        try:
+            return await self._pending_run(request_id)
+        except StoreUnavailable:
+            return False
+
+    async def logged(self, request_id: str) -> list[LogFrame]:
+        """Every frame the run's log holds now, in order."""
+        try:
+            entries: Any = await self._client.xrange(self.key(request_id), "0-2", "+")
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable(
+                f"Redis, which holds run logs, cannot be reached: {exc}"
+            ) from exc
+        return [
+            (int(entry_id.decode().partition("-")[0]), fields[b"n"], fields[b"d"])
+            for entry_id, fields in entries
+        ]
+
+    async def abandon(self, request_id: str, parts: tuple[bytes, bytes]) -> None:
+        key = self.key(request_id)
+        name, data = parts
+        try:
+            last: Any = await self._client.xrevrange(key, "+", "-", count=1)
+            position = int(last[0][0].decode().partition("-")[0]) if last else 0
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xadd(key, {b"n": name, b"d": data}, id=f"{position + 1}-0")
+            pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable(
+                f"Redis, which holds run logs, cannot be reached: {exc}"
+            ) from exc
+
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         """The run's frames after position ``after``, then live ones until the terminal frame;
         :class:`RunLost` if the run's replica is gone first."""
@@ -259,10 +297,11 @@ class RedisRunLog:
                     return
                 continue
             if not await self._running(request_id):
-                # The claim is gone: the run ended (its last frames are in by then) or its
-                # replica died. Read once more before calling it lost.
+                # The claim is gone: the run ended (its last frames are in by then), or its
+                # replica died and the run waits for another to take it over (its record is
+                # still there). Read once more before calling it lost.
                 tail = await self._client.xrange(key, f"({last}", "+")
-                if tail:
+                if tail or await self._awaits_takeover(request_id):
                     continue
                 raise RunLost(
                     "The server that was running this request stopped before its end reached "

@@ -43,6 +43,12 @@ class Run(Protocol):
     def spec(self) -> RunIdentity: ...
 
     @property
+    def base(self) -> int:
+        """The log position before its first event (above 0: taken over from another
+        replica, whose frames come before)."""
+        ...
+
+    @property
     def events(self) -> Sequence[Any]: ...
 
     @property
@@ -61,6 +67,9 @@ class Codec(Protocol):
     def parts(self, event: Any, position: int) -> tuple[bytes, bytes] | None: ...
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]: ...
+
+    def resume(self, logged: Sequence[bytes]) -> None:
+        """Catch up with the data of the frames logged before a takeover, sending nothing."""
 
 
 class RunLog(Protocol):
@@ -86,6 +95,15 @@ class RunLog(Protocol):
         """The run's frames after position ``after``, then live ones until its end."""
         ...
 
+    async def logged(self, request_id: str) -> Sequence[LogFrame]:
+        """Every frame the run's log holds now (what a replica taking the run over goes on
+        after)."""
+        ...
+
+    async def abandon(self, request_id: str, parts: tuple[bytes, bytes]) -> None:
+        """End the log of a run that no replica will finish with ``parts`` (an error
+        frame's name and data), after its last frame."""
+
     async def aclose(self) -> None: ...
 
 
@@ -110,6 +128,12 @@ class MemoryRunLog:
     async def frames(self, request_id: str, after: int) -> AsyncGenerator[list[LogFrame]]:
         return
         yield  # an async generator that yields nothing
+
+    async def logged(self, request_id: str) -> Sequence[LogFrame]:
+        return ()
+
+    async def abandon(self, request_id: str, parts: tuple[bytes, bytes]) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None

@@ -18,6 +18,7 @@ from app.runs.events import (
     GraphChunk,
     MessageStarted,
     Reply,
+    Reset,
     RunEvent,
     Step,
     StepFinished,
@@ -159,6 +160,10 @@ class ChatEncoder:
             return b"final", orjson.dumps(final_payload(self._turn, event))
         if isinstance(event, GraphChunk):
             return None
+        if isinstance(event, Reset):
+            # A client that reads only chunk and final skips it (an unknown type) and still
+            # gets the right final; one that shows chunks starts the reply again here.
+            return b"stream_event", b'{"type":"reset","reason":%s}' % orjson.dumps(event.reason)
         return b"stream_event", orjson.dumps(step_event(event))
 
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]:

@@ -17,6 +17,7 @@ from app.runs.registry import RunRegistry
 from app.runs.run import Run
 from app.stores import Stores
 from app.stores.claims import MemoryClaims
+from app.stores.inflight import MemoryInFlight
 from app.stores.limits import MemoryLimits
 from app.stores.records import RunEnd
 from app.stores.run_log import Codec, MemoryRunLog
@@ -73,6 +74,23 @@ class RunLog(MemoryRunLog):
             raise OSError("the log's store went away")
 
 
+class InFlight(MemoryInFlight):
+    """Durable, as with Redis: runs are recorded, so that another replica may take one over."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    @property
+    def durable(self) -> bool:
+        return True
+
+    async def record(self, request_id: str, record: bytes) -> None:
+        self.journal.calls.append("inflight.record")
+
+    async def forget(self, request_id: str) -> None:
+        self.journal.calls.append("inflight.forget")
+
+
 class Records:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
@@ -107,6 +125,7 @@ def _lifecycle(
         limits=Limits(journal),
         run_log=RunLog(journal, **run_log),
         records=records,  # type: ignore[arg-type]
+        inflight=InFlight(journal),
     )
     registry = RunRegistry(executor, claims=stores.claims)  # type: ignore[arg-type]
     keeper = RecordKeeper(records, lambda version: f"assistant-of-{version.name}")  # type: ignore[arg-type]
@@ -114,7 +133,9 @@ def _lifecycle(
 
 
 async def test_start_then_end_steps_run_in_the_written_order() -> None:
-    """limits, claims, log at the start; log, records, claims, limits at the end."""
+    """limits, claims, in-flight record, log at the start; log, records, in-flight record,
+    claims, limits at the end (the record goes before the claims: a run whose claims are gone
+    and whose record is left is one whose replica died)."""
     journal = Journal()
     lifecycle, records = _lifecycle(journal, ScriptedExecutor(["a", "b"]))
 
@@ -124,9 +145,11 @@ async def test_start_then_end_steps_run_in_the_written_order() -> None:
     assert journal.calls == [
         "limits.acquire",
         "claims.claim",
+        "inflight.record",
         "run_log.attach",
         "run_log.end",
         "records.finish",
+        "inflight.forget",
         "claims.release",
         "limits.release",
     ]
@@ -134,6 +157,7 @@ async def test_start_then_end_steps_run_in_the_written_order() -> None:
         "metrics",
         "run log",
         "records",
+        "in-flight record",
         "claims",
         "limits",
         "ephemeral thread",
@@ -178,7 +202,12 @@ async def test_a_failing_end_step_is_logged_and_the_steps_after_it_still_run() -
     run = await lifecycle.start(spec("t1"))
     await run.task
 
-    assert journal.calls[-3:] == ["records.finish", "claims.release", "limits.release"]
+    assert journal.calls[-4:] == [
+        "records.finish",
+        "inflight.forget",
+        "claims.release",
+        "limits.release",
+    ]
     assert not lifecycle.registry.busy("t1")
 
 

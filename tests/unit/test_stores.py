@@ -6,7 +6,9 @@ others keep: claims, limits, records; the run log keeps a run's frames for other
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from typing import Any
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from app.stores.claims import Claims, MemoryClaims
 from app.stores.limits import Limits, MemoryLimits, RateLimited, TooManyStreams
 from app.stores.records import Records, RunEnd, RunRecord, ThreadRecord
 from app.stores.redis_claims import RedisClaims
-from app.stores.redis_client import RedisClient, thread_key
+from app.stores.redis_client import RedisClient, run_key, thread_key
+from app.stores.redis_inflight import RedisInFlight
 from app.stores.redis_limits import RedisLimits
 from app.stores.redis_records import RedisRecords
 from app.stores.redis_run_log import RedisRunLog
@@ -183,19 +186,91 @@ async def test_records_keep_threads_and_runs_and_ends_update_them(records: Recor
     assert await records.get("t1") is None and await records.runs_of("t1") == []
 
 
-async def test_the_redis_run_log_serves_a_run_to_another_replica(
-    client: RedisClient,
-) -> None:
-    """A run's frames, its owner and its end, read back from Redis as another replica would."""
-    claims = RedisClaims(client, prefix="t", ttl=5)
-    log = RedisRunLog(
+def _run_log(client: RedisClient, claims: RedisClaims, inflight: RedisInFlight) -> RedisRunLog:
+    return RedisRunLog(
         client,
         prefix="t",
         ttl=60,
         maxlen=1000,
         running=claims.running_elsewhere,
+        pending=inflight.pending,
         watch=lambda request_id: claims.watch(request_id, 5),
     )
+
+
+async def test_runs_in_flight_whose_claim_lapsed_are_orphans_until_adopted_or_forgotten(
+    client: RedisClient,
+) -> None:
+    """A recorded run is an orphan once its claim is gone (its replica died), not before;
+    adopting counts its starts; a forgotten run is no orphan, and adopting it finds nothing."""
+    claims = RedisClaims(client, prefix="t", ttl=5)
+    inflight = RedisInFlight(client, prefix="t", ttl=60)
+    for request_id, thread_id in (("r1", "t1"), ("r2", "t2")):
+        await claims.claim(request_id, thread_id)
+        await inflight.record(request_id, b"record of " + request_id.encode())
+    assert list(await inflight.orphans(10)) == []
+
+    await client.delete(run_key("t", "r1", "claim"))  # as if its replica died: lapsed
+
+    assert [(o.request_id, o.record) for o in await inflight.orphans(10)] == [
+        ("r1", b"record of r1")
+    ]
+    assert await inflight.pending("r1")
+    assert await inflight.adopt("r1") == 2
+    assert await inflight.adopt("r1") == 3
+    await inflight.forget("r1")
+    assert list(await inflight.orphans(10)) == [] and not await inflight.pending("r1")
+    assert await inflight.adopt("r1") is None
+    assert not await client.exists(run_key("t", "r1", "run"))
+
+
+async def test_a_taken_over_run_goes_on_in_the_same_log_after_its_base(
+    client: RedisClient,
+) -> None:
+    """The replica taking a run over appends after ``base``: one log, ids still growing, no
+    second owner entry, and a follower that waited through the gap (claim lapsed, record
+    left) reads on to the new end rather than run_lost."""
+    claims = RedisClaims(client, prefix="t", ttl=5)
+    inflight = RedisInFlight(client, prefix="t", ttl=60)
+    log = _run_log(client, claims, inflight)
+    run_spec = spec("t1", user_id="alice")
+    key = log.key(run_spec.request_id)
+    # What a replica that died mid-run leaves: its owner entry, two frames, no end, no claim.
+    await client.xadd(key, {"u": "alice", "t": "t1"}, id="0-1")
+    for position, text in ((1, "Hel"), (2, "lo")):
+        data = b'{"type":"chunk","content":"%s"}' % text.encode()
+        await client.xadd(key, {"n": "stream_event", "d": data}, id=f"{position}-0")
+    await inflight.record(run_spec.request_id, b"r")
+    reader = log.frames(run_spec.request_id, 0)
+    seen = await anext(reader)
+
+    async def taken_over() -> None:
+        await asyncio.sleep(1.5)  # the follower meets a lapsed claim and a left record
+        await claims.claim(run_spec.request_id, "t1")
+        second = Run(ScriptedExecutor(["Hello"]), run_spec, base=1_000_000)  # type: ignore[arg-type]
+        log.attach(second, encoder_for(run_spec))
+        await second.task
+        await log.end(second)
+        await inflight.forget(run_spec.request_id)
+        await claims.release(run_spec.request_id, "t1")
+
+    task = asyncio.create_task(taken_over())
+    rest = [f async for batch in reader for f in batch]
+    await task
+    owners: Any = await client.xrange(log.key(run_spec.request_id), "0-1", "0-1")
+    await log.aclose()
+
+    assert [p for p, _, _ in seen] == [1, 2]
+    assert [(p, n) for p, n, _ in rest] == [(1_000_001, b"stream_event"), (1_000_002, b"final")]
+    assert len(owners) == 1
+
+
+async def test_the_redis_run_log_serves_a_run_to_another_replica(
+    client: RedisClient,
+) -> None:
+    """A run's frames, its owner and its end, read back from Redis as another replica would."""
+    claims = RedisClaims(client, prefix="t", ttl=5)
+    log = _run_log(client, claims, RedisInFlight(client, prefix="t", ttl=60))
     run_spec = spec("t1", user_id="alice")
     await claims.claim(run_spec.request_id, "t1")
     run = Run(ScriptedExecutor(["Hel", "lo"]), run_spec)  # type: ignore[arg-type]

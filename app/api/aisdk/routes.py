@@ -95,7 +95,8 @@ async def resume(
 ) -> Response:
     user = acting_scope(principal, x_user_id or None)
     run = services.runs.on_thread(thread_id)
-    if run is not None and not run.done:
+    # A run taken over here began on another replica: its log holds it from its start.
+    if run is not None and not run.done and not run.base:
         if not may_see(run.spec.user_id, user):
             raise _missing(thread_id)
         return _stream(services, run, AISDKEncoder(run.spec))

@@ -185,10 +185,12 @@ async def rejoin(
         user_id = principal.user_for(user_id)
     shutdown = anyio.Event()
     run = services.runs.find(request_id)
+    if run is not None and after < run.base:
+        run = None  # taken over here: the log holds the frames before it, and goes on
     if run is not None:
         if not may_see(run.spec.user_id, user_id):
             raise missing
-        if run.done and after >= len(run.events) + (run.error is not None):
+        if run.done and after >= run.end_position + (run.error is not None):
             return _ended()
         frames = _frames(services, run, after=after, shutdown=shutdown)
         return event_stream(services, frames, shutdown)

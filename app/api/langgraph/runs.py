@@ -216,7 +216,7 @@ def _locations(thread_id: str, run_id: str, stateless: bool) -> dict[str, str]:
 def _stream(services: Services, run: Run, modes: tuple[str, ...], after: int = 0) -> Response:
     encoder = LangGraphEncoder(run.spec.request_id, modes, subgraphs=run.spec.subgraphs)
     if after:
-        encoder.prime(run.events[:after])
+        encoder.prime(run.events[: max(0, after - run.base)])
     shutdown = anyio.Event()
     frames = run_frames(services, run, encoder, after=after, shutdown=shutdown, head=encoder.head())
     headers = _locations(run.spec.thread_id, run.spec.request_id, run.spec.ephemeral)
@@ -407,7 +407,8 @@ async def join_stream(
 ) -> Response:
     run = await _find_run(services, actor, thread_id, run_id)
     after = log_position(last_event_id, negative_is_start=True)
-    if run is not None:
+    # A run taken over here: what came before it is in the log, which goes on with its frames.
+    if run is not None and after >= run.base:
         own = run.spec.stream_modes or ("values",)
         return _stream(services, run, _modes(stream_mode) or own, after)
     shutdown = anyio.Event()
