@@ -12,6 +12,7 @@ from graphs.contract import (
     Conversation,
     GraphVersion,
     StepLimitExceeded,
+    idempotency_key,
 )
 from graphs.registry import Registry, RegistryError, UnknownGraph
 from graphs.settings import GraphSettings, ModelSettings
@@ -32,4 +33,5 @@ __all__ = [
     "UnknownGraph",
     "Version",
     "build_registry",
+    "idempotency_key",
 ]

@@ -20,7 +20,14 @@ from langgraph.graph import StateGraph
 from graphs.settings import GraphSettings
 from graphs.versions import Version
 
-__all__ = ["Builder", "ChatModelFactory", "Conversation", "GraphVersion", "StepLimitExceeded"]
+__all__ = [
+    "Builder",
+    "ChatModelFactory",
+    "Conversation",
+    "GraphVersion",
+    "StepLimitExceeded",
+    "idempotency_key",
+]
 
 
 class StepLimitExceeded(RuntimeError):
@@ -115,3 +122,16 @@ class GraphVersion:
     @property
     def ref(self) -> str:
         return f"{self.name}::{self.version}"
+
+
+def idempotency_key(config: Mapping[str, Any], tool_call_id: str) -> str:
+    """The same string every time one tool call runs, for a tool with side effects to pass to
+    the service it calls (as an ``Idempotency-Key``) or to check before acting again.
+
+    A tool call may run twice: when the server running a turn dies during a tool step, another
+    server takes the turn over from the thread's last checkpoint, and the step in flight runs
+    again with the same tool call (its id comes from the model's message, which that
+    checkpoint holds). ``config`` is the tool's ``RunnableConfig`` (a ``config:
+    RunnableConfig`` parameter), ``tool_call_id`` its ``Annotated[str, InjectedToolCallId]``."""
+    thread_id = config.get("configurable", {}).get("thread_id", "")
+    return f"{thread_id}:{tool_call_id}"

@@ -100,12 +100,13 @@ class Lifecycle:
         run, whose frames go on in its log after position ``base`` (``logged``: the data of
         the frames there, which its encoder catches up with). No limits slot: the user's
         slot lapsed with the replica, and a run already admitted is not refused now."""
+        # Caught up before anything is claimed: nothing after the claims may fail, or the run
+        # would go on unlogged.
+        codec = self._codec_for(spec)
+        codec.resume(logged)
         run = await self.registry.start(
             spec, multitask="reject", on_end=self._end, prepare=self._adopt, base=base
         )
-        spec = run.spec
-        codec = self._codec_for(spec)
-        codec.resume(logged)
         self._stores.run_log.attach(run, codec)
         return run
 

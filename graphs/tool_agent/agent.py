@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.runtime import Runtime
@@ -57,7 +59,9 @@ def tool_error_message(error: Exception) -> str:
 
 
 def build_agent_graph(
-    models: ChatModelFactory, settings_type: type[AgentSettings]
+    models: ChatModelFactory,
+    settings_type: type[AgentSettings],
+    tools: Sequence[BaseTool] = TOOLS,
 ) -> StateGraph[Any, Any, Any, Any]:
     """START -> agent -> (tools -> agent)* -> END."""
 
@@ -65,7 +69,7 @@ def build_agent_graph(
         settings = runtime.context if runtime.context is not None else settings_type()
         messages: list[BaseMessage] = list(state["messages"])
         prompt = "\n\n".join(p for p in (SYSTEM_PROMPT, settings.system_prompt) if p)
-        llm = settings.chat_model(models).bind_tools(TOOLS)
+        llm = settings.chat_model(models).bind_tools(tools)
         reply = await llm.ainvoke([SystemMessage(prompt), *messages])
         calls_tools = isinstance(reply, AIMessage) and bool(reply.tool_calls)
         if calls_tools and tool_rounds(messages) >= settings.max_steps:
@@ -79,7 +83,7 @@ def build_agent_graph(
     graph = StateGraph(AgentState, context_schema=settings_type)
     graph.add_node(AGENT, agent)
     # Tool errors go back to the model as error results instead of failing the turn.
-    graph.add_node(TOOLS_NODE, ToolNode(TOOLS, handle_tool_errors=tool_error_message))
+    graph.add_node(TOOLS_NODE, ToolNode(tools, handle_tool_errors=tool_error_message))
     graph.add_edge(START, AGENT)
     graph.add_conditional_edges(AGENT, tools_condition, {"tools": TOOLS_NODE, END: END})
     graph.add_edge(TOOLS_NODE, AGENT)

@@ -62,7 +62,7 @@ async def test_sigterm_drains_short_streams_and_ends_long_ones(
     assert len(streamed) > 0
     # uvicorn re-raises the SIGTERM it caught once its shutdown has finished.
     assert server_process.proc.wait(20) in (0, -signal.SIGTERM)
-    log = (tmp_path / "server.log").read_text()
+    log = server_process.log_path.read_text()
     assert "Traceback" not in log
     assert upstream.seen[-1].tokens_sent < 400
 

@@ -14,7 +14,16 @@ from tests.support.ports import free_port, wait_until_serving
 class ServerProcess:
     """``python -m app`` in a subprocess, as deployed."""
 
-    def __init__(self, upstream: OpenAIStandIn, workdir: Path, **settings: str) -> None:
+    def __init__(
+        self,
+        upstream: OpenAIStandIn,
+        workdir: Path,
+        *,
+        registry: str | None = None,
+        **settings: str,
+    ) -> None:
+        """``registry``: ``module:function`` building the graphs to serve (default: the
+        shipped catalog, as ``python -m app`` serves it)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -30,13 +39,15 @@ class ServerProcess:
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
             **settings,
         }
-        self.log = (workdir / "server.log").open("wb")
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.log = self.log_path.open("wb")
+        command = ["-m", "app"] if registry is None else ["-m", "tests.support.serve", registry]
         # cwd is the test's own folder, so no developer .env is read.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app"], cwd=workdir, env=env, stdout=self.log,
+            [sys.executable, *command], cwd=workdir, env=env, stdout=self.log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_until_serving(f"{self.url}/health", self.proc, workdir / "server.log", 30)
+        wait_until_serving(f"{self.url}/health", self.proc, self.log_path, 30)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -385,9 +385,15 @@ async def join_run(
     if run is not None:
         await asyncio.shield(services.runs.settled(run, limit=3600.0))
         return json_response(output_of(run))
-    # Another replica's, or long finished: wait for its claim to go, then read the thread.
-    while await services.stores.claims.running_elsewhere(run_id):  # noqa: ASYNC110
+    # Another replica's, or long finished: wait for its claim to go (and, if its replica died,
+    # for the run to be taken over and end), then read the thread.
+    stores = services.stores
+    while await stores.claims.running_elsewhere(run_id) or await stores.inflight.pending(run_id):
         await asyncio.sleep(0.1)
+        run = services.runs.find(run_id)
+        if run is not None:  # taken over here
+            await asyncio.shield(services.runs.settled(run, limit=3600.0))
+            return json_response(output_of(run))
     found = await services.threads.find(thread_id, actor)
     snapshot = await snapshot_of(services, found)
     return json_response(snapshot.values if snapshot is not None else {})
