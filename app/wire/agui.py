@@ -8,6 +8,12 @@ attachments as ``CUSTOM`` ``attachment`` events, and ``RUN_FINISHED`` with its o
 interrupt or cancelled), or ``RUN_ERROR``. ``@ag-ui/client`` verifies the order: nothing after
 the end, and no message or call left open at ``RUN_FINISHED``.
 
+A run taken over by another replica goes on in the same run: the new encoder catches up with the
+log (:meth:`~app.wire.data_stream.DataStream.resume`), and the :class:`Reset` ends the text
+message and the tool calls the dead replica left open, then says so with a ``CUSTOM`` ``reset``
+event. A tool run again for a call the client holds is not started again, and a call's result
+is sent once.
+
 The events are written with orjson rather than through the ``ag_ui.core`` models, which would
 cost a model per token; the tests validate every event against those models.
 """
@@ -25,6 +31,7 @@ from app.runs.events import (
     Interrupt,
     MessageStarted,
     Reply,
+    Reset,
     RunEvent,
     StepFinished,
     StepStarted,
@@ -61,7 +68,7 @@ class AGUIEncoder(DataStream):
     """Encodes one run's events as AG-UI events; the run's id is ``spec.wire_context['run_id']``
     (the client's ``runId``), or the request id."""
 
-    __slots__ = ("_answered", "_calls", "_message", "_spec", "run_id")
+    __slots__ = ("_answered", "_calls", "_message", "_results", "_spec", "_started", "run_id")
 
     def __init__(self, spec: RunSpec) -> None:
         super().__init__()
@@ -71,6 +78,8 @@ class AGUIEncoder(DataStream):
         self._answered: Mapping[str, bool] = spec.wire_context.get("answered") or {}
         self._message: str | None = None  # the model message the deltas belong to
         self._calls: list[str] = []  # tool calls started and not yet ended
+        self._started: set[str] = set()  # every tool call this run started
+        self._results: set[str] = set()  # the calls whose result was sent
 
     def head(self) -> bytes:
         return _line(
@@ -93,6 +102,8 @@ class AGUIEncoder(DataStream):
             if event.message is not None:
                 self._close_text(out)
                 self._message = event.message.id
+            elif self._message is None and event.id in self._started:
+                return  # its tool runs again after a takeover: the client has the call
             if event.id in self._answered:
                 return
             start: dict[str, Any] = {
@@ -103,6 +114,7 @@ class AGUIEncoder(DataStream):
             if self._message is not None:
                 start["parentMessageId"] = self._message
             self._calls.append(event.id)
+            self._started.add(event.id)
             out.append(_line(start))
         elif isinstance(event, ToolInputChunk):
             if event.step_id in self._calls:
@@ -113,6 +125,9 @@ class AGUIEncoder(DataStream):
         elif isinstance(event, StepFinished):
             self._end_calls(out)
             step = event.step
+            if step.id in self._results:  # run again after a takeover: the client has it
+                return
+            self._results.add(step.id)
             result = {
                 "type": "TOOL_CALL_RESULT",
                 "messageId": f"{step.id}:result",
@@ -123,8 +138,34 @@ class AGUIEncoder(DataStream):
             out.append(_line(result))
         elif isinstance(event, Reply):
             self._finish(event, out)
+        elif isinstance(event, Reset):
+            self._close_text(out)
+            self._end_calls(out)
+            self._message = None  # the step runs again: a new model message
+            reset = {"type": "CUSTOM", "name": "reset", "value": {"reason": event.reason}}
+            out.append(_line(reset))
         elif isinstance(event, GraphChunk):
             return
+
+    def _caught_up(self, part: dict[str, Any]) -> None:
+        kind = part.get("type")
+        if kind == "TEXT_MESSAGE_START":
+            self._message = str(part["messageId"])
+            self._enter_text(self._message)
+        elif kind == "TEXT_MESSAGE_END":
+            self._text = None
+        elif kind == "TOOL_CALL_START":
+            call_id = str(part["toolCallId"])
+            self._calls.append(call_id)
+            self._started.add(call_id)
+            if "parentMessageId" in part:
+                self._message = str(part["parentMessageId"])
+        elif kind == "TOOL_CALL_END":
+            call_id = str(part["toolCallId"])
+            if call_id in self._calls:
+                self._calls.remove(call_id)
+        elif kind == "TOOL_CALL_RESULT":
+            self._results.add(str(part["toolCallId"]))
 
     def _finish(self, reply: Reply, out: list[bytes]) -> None:
         self._close_text(out)
@@ -164,14 +205,18 @@ class AGUIEncoder(DataStream):
     def _open_text(self, out: list[bytes]) -> None:
         message_id = self._message or f"{self.run_id}:reply"
         self._message = message_id
-        self._text = message_id
-        encoded = orjson.dumps(message_id)
+        encoded = self._enter_text(message_id)
         out.append(
             b'data: {"type":"TEXT_MESSAGE_START","messageId":%s,"role":"assistant"}\n\n' % encoded
         )
+
+    def _enter_text(self, message_id: str) -> bytes:
+        self._text = message_id
+        encoded = orjson.dumps(message_id)
         self._delta_head = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":%s,"delta":' % (
             encoded
         )
+        return encoded
 
     def _close_text(self, out: list[bytes]) -> None:
         if self._text is not None:

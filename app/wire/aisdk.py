@@ -11,6 +11,14 @@ their ``tool-input-available``. A model's tool-call arguments are complete when 
 to run (their first output, a step's end, the run's end), so that is when their inputs are
 announced.
 
+A run taken over by another replica goes on in the same message: the new encoder catches up
+with the log (:meth:`~app.wire.data_stream.DataStream.resume`), and the :class:`Reset` closes
+the text block and the step the dead replica left open, then says so with a transient
+``data-reset`` part (``useChat``'s ``onData``; it is no part of the message). A call whose input
+was not announced yet is settled by what comes next: its tool running again (the model's step
+was checkpointed) announces it, the model writing again first (the step is run again) ends it
+with ``tool-input-error``. A tool run again for a call the client holds gets no second start.
+
 A text delta costs one ``orjson.dumps`` of its text between constant bytes, as a chat chunk does.
 """
 
@@ -26,6 +34,7 @@ from app.runs.events import (
     GraphChunk,
     MessageStarted,
     Reply,
+    Reset,
     RunEvent,
     StepFinished,
     StepStarted,
@@ -99,6 +108,7 @@ class AISDKEncoder(DataStream):
         "_step_open",
         "_texts",
         "_tools",
+        "_undecided",
         "_waiting",
         "message_id",
     )
@@ -115,6 +125,9 @@ class AISDKEncoder(DataStream):
         self._texts = 0
         self._tools: dict[str, _Tool] = {}  # every tool call this response started
         self._waiting: list[str] = []  # started calls whose input is not yet announced
+        # After a takeover: whether the calls waiting are those the dead replica left, which
+        # are real if their tools run before the model writes again, and void if not.
+        self._undecided = False
 
     def head(self) -> bytes:
         """The first part of every response (a replay's too: the client starts the message
@@ -140,6 +153,13 @@ class AISDKEncoder(DataStream):
         elif isinstance(event, StepStarted):
             if event.message is not None:
                 self._new_message(event.message, out)
+            elif self._message is None:
+                # No model has written since the response began or since a takeover: a tool
+                # runs, so the calls waiting are real. One of a call this response started
+                # already runs again after a takeover: the client has its part.
+                self._announce_inputs(out)
+                if event.id in self._tools:
+                    return
             if event.id in self._answered:
                 # The client holds this call, awaiting its outcome. Its input again (the same
                 # part, updated, for a live client) lets a replay, which starts the message
@@ -173,8 +193,42 @@ class AISDKEncoder(DataStream):
             self._outcome(event, out)
         elif isinstance(event, Reply):
             self._end(event, out)
+        elif isinstance(event, Reset):
+            self._reset(event, out)
         elif isinstance(event, GraphChunk):
             return
+
+    def _reset(self, reset: Reset, out: list[bytes]) -> None:
+        self._close_text(out)
+        self._close_step(out)
+        self._message = None  # the step runs again: a new model call, a new step
+        self._undecided = bool(self._waiting)
+        part = {"type": "data-reset", "data": {"reason": reset.reason}, "transient": True}
+        out.append(_part(part))
+
+    def _caught_up(self, part: dict[str, Any]) -> None:
+        kind = part.get("type")
+        if kind == "start-step":
+            self._step_open = True
+        elif kind == "finish-step":
+            self._step_open = False
+        elif kind == "text-start":
+            self._texts += 1
+            self._enter_text(str(part["id"]))
+        elif kind == "text-end":
+            self._text = None
+        elif kind == "tool-input-start":
+            call_id = str(part["toolCallId"])
+            self._tools[call_id] = _Tool(str(part["toolName"]))
+            self._waiting.append(call_id)
+        elif kind == "tool-input-delta":
+            tool = self._tools.get(str(part["toolCallId"]))
+            if tool is not None:
+                tool.args.append(str(part["inputTextDelta"]))
+        elif kind in ("tool-input-available", "tool-input-error"):
+            call_id = str(part["toolCallId"])
+            if call_id in self._waiting:
+                self._waiting.remove(call_id)
 
     def _outcome(self, event: StepFinished, out: list[bytes]) -> None:
         step = event.step
@@ -251,6 +305,7 @@ class AISDKEncoder(DataStream):
 
     def _new_message(self, started: MessageStarted, out: list[bytes]) -> None:
         """A model call began: a new step (after the previous call's tools have run)."""
+        self._void_undecided(out)
         if started.id == self._message:
             return
         self._announce_inputs(out)
@@ -271,13 +326,17 @@ class AISDKEncoder(DataStream):
             out.append(b'data: {"type":"finish-step"}\n\n')
 
     def _open_text(self, out: list[bytes]) -> None:
+        self._void_undecided(out)
         self._open_step(out)
         self._texts += 1
-        text_id = f"text-{self._texts}"
+        encoded = self._enter_text(f"text-{self._texts}")
+        out.append(b'data: {"type":"text-start","id":%s}\n\n' % encoded)
+
+    def _enter_text(self, text_id: str) -> bytes:
         self._text = text_id
         encoded = orjson.dumps(text_id)
-        out.append(b'data: {"type":"text-start","id":%s}\n\n' % encoded)
         self._delta_head = b'data: {"type":"text-delta","id":%s,"delta":' % encoded
+        return encoded
 
     def _close_text(self, out: list[bytes]) -> None:
         if self._text is not None:
@@ -286,6 +345,7 @@ class AISDKEncoder(DataStream):
 
     def _announce_inputs(self, out: list[bytes]) -> None:
         """The model finished writing these calls' arguments: the tools may run."""
+        self._undecided = False
         for call_id in self._waiting:
             tool = self._tools[call_id]
             available = {
@@ -295,6 +355,24 @@ class AISDKEncoder(DataStream):
                 "input": tool.input(),
             }
             out.append(_part(available))
+        self._waiting.clear()
+
+    def _void_undecided(self, out: list[bytes]) -> None:
+        """The model writes again after a takeover before the calls the dead replica left
+        were run: their step is run again, and they are void."""
+        if not self._undecided:
+            return
+        self._undecided = False
+        for call_id in self._waiting:
+            tool = self._tools[call_id]
+            void = {
+                "type": "tool-input-error",
+                "toolCallId": call_id,
+                "toolName": tool.name,
+                "input": "".join(tool.args),
+                "errorText": "The server making this call stopped; the step was run again.",
+            }
+            out.append(_part(void))
         self._waiting.clear()
 
 

@@ -166,6 +166,10 @@ class ChatEncoder:
             return b"stream_event", b'{"type":"reset","reason":%s}' % orjson.dumps(event.reason)
         return b"stream_event", orjson.dumps(step_event(event))
 
+    def resume(self, logged: Sequence[bytes]) -> None:
+        """Catch up with the run's log entries written before a takeover: nothing to do, as
+        every frame stands alone."""
+
     def error_parts(self, error: AppError) -> tuple[bytes, bytes]:
         return b"error", orjson.dumps(error.payload(self._turn.request_id))
 

@@ -1,10 +1,16 @@
 """What the AI SDK's UI message stream and AG-UI share: events as ``data: <json>`` lines, a
 text delta as its one line between constant bytes, and a run-log copy that starts with the
-response's head, so that another replica replays a run from the log as a whole response."""
+response's head, so that another replica replays a run from the log as a whole response.
+
+A replica that takes a run over goes on with the same log: a fresh encoder catches up with what
+the dead replica logged (:meth:`DataStream.resume`), so that it neither writes the head again nor
+forgets what that replica left open (a text block, a step, tool calls), which the
+:class:`~app.runs.events.Reset` closes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -17,7 +23,8 @@ class DataStream:
 
     A subclass writes its head (:meth:`head`), opens a text block (:meth:`_open_text`: sets
     ``_text`` and ``_delta_head``), encodes every other event (:meth:`_event`) and a failure
-    (:meth:`failure`)."""
+    (:meth:`failure`), and takes in what another replica logged of the response
+    (:meth:`_caught_up`)."""
 
     __slots__ = ("_delta_head", "_headless", "_text", "last_id")
 
@@ -38,6 +45,19 @@ class DataStream:
 
     def _event(self, event: RunEvent, out: list[bytes]) -> None:
         raise NotImplementedError
+
+    def _caught_up(self, part: dict[str, Any]) -> None:
+        """Take in one event (a part) another encoder logged for this response."""
+        raise NotImplementedError
+
+    def resume(self, logged: Sequence[bytes]) -> None:
+        """Catch up with the data of the run's log entries written before a takeover, in
+        order (the head's entry included), without sending them."""
+        for data in logged:
+            if data:
+                self._headless = False  # the log holds the head already
+            for part in logged_parts(data):
+                self._caught_up(part)
 
     def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
         out: list[bytes] = []
@@ -73,3 +93,12 @@ class DataStream:
             self._headless = False
             return self.head() + data
         return data
+
+
+def logged_parts(data: bytes) -> Iterator[dict[str, Any]]:
+    """The events of one log entry's data: its ``data: <json>`` lines (``[DONE]`` left out)."""
+    for line in data.split(b"\n"):
+        if line.startswith(b"data: {"):
+            part = orjson.loads(line[6:])
+            if isinstance(part, dict):
+                yield part

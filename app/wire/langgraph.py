@@ -10,6 +10,11 @@ from the graph's ``updates``. The graph's own modes (``values``, ``updates``, ``
 
 A frame's id is its event's position in the run, as in the chat API's view, so a client rejoins
 with ``Last-Event-ID`` the same way through either API.
+
+A run taken over by another replica shows nothing of its :class:`Reset` (langgraph-api has no
+such event): the step runs again as a new model call, whose messages have new ids, and until
+its first message starts no delta is shown, rather than under the message the dead replica
+was streaming.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from app.runs.events import (
     GraphChunk,
     MessageStarted,
     Reply,
+    Reset,
     RunEvent,
     StepStarted,
     ToolInputChunk,
@@ -99,6 +105,13 @@ class LangGraphEncoder:
             started = event.message if isinstance(event, StepStarted) else event
             if isinstance(started, MessageStarted):
                 self._start(started)
+            elif isinstance(event, Reset):
+                self._message = None
+
+    def resume(self, logged: Sequence[bytes]) -> None:
+        """Catch up with the run's log entries written before a takeover: nothing to do, as
+        the run goes on with a :class:`Reset`, after which the deltas wait for the message
+        that starts next."""
 
     def encode(self, first_id: int, events: Sequence[RunEvent]) -> bytes:
         out: list[bytes] = []
@@ -188,6 +201,10 @@ class LangGraphEncoder:
             return
         if isinstance(event, GraphChunk):
             yield from self._graph_chunk(frame_id, event)
+            return
+        if isinstance(event, Reset):
+            self._message = None
+            return
         # Tool output and step ends show through updates (the tool's message), the reply
         # through values: the other events yield no frame of their own.
 
