@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, create_checkpoint
+from langgraph.graph import END
 from langgraph.graph.state import CompiledStateGraph
 
 from app.runs.spec import RunSpec
@@ -27,11 +28,26 @@ FAILED_TOOL_RESULT = "Not run: the turn failed before this tool call finished."
 LOST_TOOL_RESULT = "Not run: the server running this turn stopped before this tool call finished."
 
 
+async def settled_values(graph: Graph, spec: RunSpec) -> dict[str, Any]:
+    """The thread's values once the steps that finished are in its checkpoint.
+
+    A run that checkpoints every step (``durability="sync"``, as runs another replica may take
+    over do) and is cut short mid-superstep leaves the writes of the tasks that finished as
+    pending writes: ``aget_state`` shows them, but the checkpoint does not hold them, and the
+    next input would drop them. Committing them first (LangGraph's "clear the tasks" update:
+    no values, ``as_node=END``) makes the repair's view the thread's."""
+    snapshot = await graph.aget_state(spec.config())
+    if any(task.result is not None for task in snapshot.tasks):
+        await graph.aupdate_state(spec.config(), None, as_node=END)
+        snapshot = await graph.aget_state(spec.config())
+    return dict(snapshot.values)
+
+
 async def close_unanswered(graph: Graph, spec: RunSpec) -> None:
     """After a failed turn, make the thread valid for its next request to a model."""
     conversation = spec.graph.conversation
     try:
-        values = (await graph.aget_state(spec.config())).values
+        values = await settled_values(graph, spec)
         fixes = _repairs(conversation, values, spec.reply_after, FAILED_TOOL_RESULT)
         if fixes:
             await graph.aupdate_state(
@@ -98,7 +114,7 @@ async def keep_partial(
     """
     conversation = spec.graph.conversation
     try:
-        values = (await graph.aget_state(spec.config())).values
+        values = await settled_values(graph, spec)
         fixes = _repairs(conversation, values, spec.reply_after, result)
         # The cancel may land after the last token, while the run's own exit checkpoint
         # (holding the whole reply) is being written: then there is nothing to add.
