@@ -6,11 +6,10 @@ others keep: claims, limits, records; the run log keeps a run's frames for other
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from typing import Any
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
