@@ -107,7 +107,6 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 lifecycle,
                 stores,
                 registry.resolve,
-                encoder_for,
                 interval=min(1.0, settings.run_claim_ttl_seconds / 4),
             )
             takeover.start()

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
+from app.errors import AppError
 from app.observability.metrics import Metrics
 from app.runs.events import Reply
 from app.runs.record import dump_spec
@@ -109,6 +110,13 @@ class Lifecycle:
         )
         self._stores.run_log.attach(run, codec)
         return run
+
+    async def abandon(self, spec: RunSpec, error: AppError) -> None:
+        """End a recorded run that will not be started again, without running it: ``error``
+        ends its log, and no replica takes it over."""
+        parts = self._codec_for(spec).error_parts(error)
+        await self._stores.run_log.abandon(spec.request_id, parts)
+        await self._stores.inflight.forget(spec.request_id)
 
     async def _adopt(self, spec: RunSpec) -> RunSpec:
         # Counted once this replica holds the claims: two replicas racing count one start.

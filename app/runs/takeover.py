@@ -25,7 +25,6 @@ from app.runs.run import Run
 from app.runs.spec import RunSpec
 from app.stores import Stores
 from app.stores.inflight import Orphan
-from app.stores.run_log import Codec
 from graphs import GraphVersion
 
 log = logging.getLogger("app.runs.takeover")
@@ -50,14 +49,12 @@ class Takeover:
         lifecycle: Lifecycle,
         stores: Stores,
         resolve: Callable[[str], GraphVersion],
-        codec_for: Callable[[RunSpec], Codec],
         *,
         interval: float,
     ) -> None:
         self._lifecycle = lifecycle
         self._stores = stores
         self._resolve = resolve
-        self._codec_for = codec_for
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
@@ -127,12 +124,12 @@ class Takeover:
     async def _overtaken(self, spec: RunSpec) -> None:
         """The thread went on without the run (a new turn claimed it once the dead replica's
         claim lapsed): the run ends as lost, so nothing answers an old message later."""
-        error = RunLost(
-            "The server running this request stopped, and a newer turn on the thread started "
-            "before another server could take it over. The thread holds your message."
+        await self._lifecycle.abandon(
+            spec,
+            RunLost(
+                "The server running this request stopped, and a newer turn on the thread "
+                "started before another server could take it over. The thread holds your "
+                "message."
+            ),
         )
-        await self._stores.run_log.abandon(
-            spec.request_id, self._codec_for(spec).error_parts(error)
-        )
-        await self._stores.inflight.forget(spec.request_id)
         log.warning("run %s lost: its thread went on without it", spec.request_id)

@@ -236,12 +236,6 @@ class RedisRunLog:
                 return data
         return None
 
-    async def _awaits_takeover(self, request_id: str) -> bool:
-        try:
-            return await self._pending_run(request_id)
-        except StoreUnavailable:
-            return False
-
     async def logged(self, request_id: str) -> list[LogFrame]:
         """Every frame the run's log holds now, in order."""
         try:
@@ -301,7 +295,7 @@ class RedisRunLog:
                 # replica died and the run waits for another to take it over (its record is
                 # still there). Read once more before calling it lost.
                 tail = await self._client.xrange(key, f"({last}", "+")
-                if tail or await self._awaits_takeover(request_id):
+                if tail or await self._pending_run(request_id):
                     continue
                 raise RunLost(
                     "The server that was running this request stopped before its end reached "
