@@ -260,7 +260,7 @@ class RedisSaver(AsyncOnlySaver):
             missing = await self._put(keys, [*head, *sent, *blobs], link)
             assert not missing, "the PUT script cannot miss a message it was sent"
         for channel, encoded in lists.items():
-            self._known.remember(thread_id, ns, channel, encoded.blob)
+            self._known.remember(thread_id, ns, channel, encoded.known)
             self._decoded.verify(self.serde, encoded.ids)
         return {
             "configurable": {
@@ -491,13 +491,19 @@ class RedisSaver(AsyncOnlySaver):
         *,
         everything: bool,
     ) -> list[EncodableT]:
-        """PUT's message arguments: their count, then digest/value pairs, each digest once."""
+        """PUT's message and segment arguments: for each kind, the count, then digest/value
+        pairs, each digest once."""
         pairs: dict[bytes, bytes] = {}
+        segments: dict[bytes, bytes] = {}
         for channel, encoded in lists.items():
             known = frozenset() if everything else self._known.known(thread_id, ns, channel)
             pairs.update(encoded.unsent(known))
+            segments.update(encoded.unsent_segments(known))
         out: list[EncodableT] = [len(pairs)]
         for pair in pairs.items():
+            out.extend(pair)
+        out.append(len(segments))
+        for pair in segments.items():
             out.extend(pair)
         return out
 

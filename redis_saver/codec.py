@@ -157,9 +157,9 @@ def decode_read(
 ) -> list[CheckpointTuple]:
     """Turn the READ script's reply into checkpoint tuples, in the reply's order.
 
-    ``refs_seen`` collects each (namespace, channel)'s reference list, for the saver to know
-    which messages a later put may leave out; ``decoded`` keeps the messages decoded (by
-    default, for this reply alone).
+    ``refs_seen`` collects what each (namespace, channel)'s reference list names (its
+    segments and messages, packed), for the saver to know what a later put may leave out;
+    ``decoded`` keeps the messages decoded (by default, for this reply alone).
     """
     entries, blob_fields, blob_values, message_fields, message_values = reply
     blobs: Mapping[bytes, bytes | bool | None] = dict(zip(blob_fields, blob_values, strict=True))
@@ -180,9 +180,9 @@ def decode_read(
                 continue
             if messages.is_refs(raw):
                 name = channel.decode()
-                values[name] = messages.decode_refs(serde, ns_b, raw, stored, decoded)
+                values[name], named = messages.decode_refs(serde, ns_b, raw, stored, decoded)
                 if refs_seen is not None:
-                    refs_seen[(ns, name)] = raw
+                    refs_seen[(ns, name)] = named
                 continue
             type_, _, data = raw.partition(b"\0")
             if type_ != _EMPTY_TYPE:

@@ -10,8 +10,10 @@ A thread lives in two keys that share one hash tag, so every script touches a si
     ``c\\0<ns>\\0<checkpoint_id>`` -> checkpoint record (see ``redis_codec``)
     ``b\\0<ns>\\0<channel>\\0<version>`` -> channel value blob
     ``w\\0<ns>\\0<checkpoint_id>\\0<task_id>\\0<idx>`` -> pending write
-    ``m\\0<ns>\\0<digest>`` -> one message, named by the reference lists (``msgrefs\\0``
+    ``m\\0<ns>\\0<digest>`` -> one message, named by the reference lists (``msgsegs\\0``
     blobs, see ``redis_saver.messages``) of that namespace's channels
+    ``s\\0<ns>\\0<digest>`` -> a segment: the digests of ``SEGMENT_SIZE`` messages that
+    reference lists name together
 ``KEYS[2]`` (sorted set, "index", every score 0 so members sort by bytes)
     ``c\\0<ns>\\0<checkpoint_id>``  checkpoints; uuid6 ids sort by time
     ``w\\0...``                       the data hash's write fields, so a checkpoint's writes
@@ -88,36 +90,85 @@ local function blob_field(ns, channel, version)
   return "b\0" .. ns .. "\0" .. channel .. "\0" .. version
 end
 
--- A reference list: "msgrefs\0", then one DIGEST-byte digest per message.
-local REFS, DIGEST = "msgrefs\0", 12
+-- A reference list (see redis_saver.messages): "msgsegs\0<n>\0", n segment digests, then
+-- the tail's message digests; or, as an earlier version wrote it, "msgrefs\0" and one
+-- message digest each. A segment ("s\0<ns>\0<digest>") holds SEGMENT message digests.
+local REFS, SEGS, DIGEST = "msgrefs\0", "msgsegs\0", 12
 
-local function ref_digests(blob)
-  if type(blob) ~= "string" or string.sub(blob, 1, #REFS) ~= REFS then return nil end
+local function digests(s, from, to)
   local out = {}
-  for j = #REFS + 1, #blob, DIGEST do out[#out + 1] = string.sub(blob, j, j + DIGEST - 1) end
+  for j = from, to, DIGEST do out[#out + 1] = string.sub(s, j, j + DIGEST - 1) end
   return out
 end
 
--- Delete the messages that the dead blobs' reference lists name and no live blob does.
--- Every live blob of the namespace is read: a message may be shared across channels.
+-- A reference list's segment digests and tail digests; nil for any other value.
+local function parse_refs(blob)
+  if type(blob) ~= "string" then return nil end
+  local tag = string.sub(blob, 1, #SEGS)
+  if tag == REFS then return {}, digests(blob, #REFS + 1, #blob) end
+  if tag ~= SEGS then return nil end
+  local z = string.find(blob, "\0", #SEGS + 1, true)
+  local tail_at = z + 1 + tonumber(string.sub(blob, #SEGS + 1, z - 1)) * DIGEST
+  return digests(blob, z + 1, tail_at - 1), digests(blob, tail_at, #blob)
+end
+
+local function keys_of(set)
+  local out = {}
+  for k in pairs(set) do out[#out + 1] = k end
+  return out
+end
+
+local function prefixed(prefix, names)
+  local out = {}
+  for i, n in ipairs(names) do out[i] = prefix .. n end
+  return out
+end
+
+-- Delete the segments and messages that the dead blobs' reference lists name and no live
+-- blob does. Every live blob of the namespace is read: a message may be shared across
+-- channels. A message in a live segment is live, so a stored segment's messages stay.
 local function forget_messages(ns, dead, live)
-  local orphans, any = {}, false
+  local mprefix, sprefix = "m\0" .. ns .. "\0", "s\0" .. ns .. "\0"
+  local dead_segs, orphans, any = {}, {}, false
   for _, v in ipairs(hmget(dead)) do
-    local ds = ref_digests(v)
-    if ds then
-      for _, d in ipairs(ds) do orphans[d] = true end
-      any = any or #ds > 0
+    local segs, tail = parse_refs(v)
+    if segs then
+      for _, s in ipairs(segs) do dead_segs[s] = true end
+      for _, d in ipairs(tail) do orphans[d] = true end
+      any = any or #segs > 0 or #tail > 0
     end
   end
   if not any then return end
+  local live_segs, live_tail = {}, {}
   for f in pairs(live) do
-    local ds = ref_digests(redis.call("HGET", DATA, f))
-    if ds then
-      for _, d in ipairs(ds) do orphans[d] = nil end
+    local segs, tail = parse_refs(redis.call("HGET", DATA, f))
+    if segs then
+      for _, s in ipairs(segs) do
+        live_segs[s] = true
+        dead_segs[s] = nil
+      end
+      for _, d in ipairs(tail) do live_tail[d] = true end
     end
   end
-  local prefix, gone = "m\0" .. ns .. "\0", {}
-  for d in pairs(orphans) do gone[#gone + 1] = prefix .. d end
+  local gone_segs = keys_of(dead_segs)
+  if #gone_segs > 0 then
+    for _, packed in ipairs(hmget(prefixed(sprefix, gone_segs))) do
+      if type(packed) == "string" then
+        for _, d in ipairs(digests(packed, 1, #packed)) do orphans[d] = true end
+      end
+    end
+  end
+  for d in pairs(live_tail) do orphans[d] = nil end
+  local live_names = keys_of(live_segs)
+  if next(orphans) and #live_names > 0 then
+    for _, packed in ipairs(hmget(prefixed(sprefix, live_names))) do
+      if type(packed) == "string" then
+        for _, d in ipairs(digests(packed, 1, #packed)) do orphans[d] = nil end
+      end
+    end
+  end
+  local gone = prefixed(mprefix, keys_of(orphans))
+  for _, s in ipairs(gone_segs) do gone[#gone + 1] = sprefix .. s end
   if #gone > 0 then bulk("HDEL", DATA, gone) end
 end
 
@@ -175,33 +226,44 @@ end
 """
 
 # ARGV: ttl_ms, keep_history ("1"/"0"), ns, checkpoint_id, record, run_id ("" if none),
-#       n, then n message digest/value pairs, then blob field/value pairs.
-# Returns 1, or (writing nothing) the digests that a reference list names but that are
-# neither stored nor sent: the caller then sends the whole list.
+#       n, then n message digest/value pairs, k, then k segment digest/value pairs, then
+#       blob field/value pairs.
+# Returns 1, or (writing nothing) the digests that a reference list names (itself or through
+# a segment sent) but that are neither stored nor sent: the caller then sends everything.
 _PUT = r"""
 local ttl, keep, ns, id, rec, run = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local nmsg = tonumber(ARGV[7])
-local blobs_at = 8 + 2 * nmsg
-local mprefix = "m\0" .. ns .. "\0"
-local sent = {}
-for i = 8, blobs_at - 1, 2 do sent[ARGV[i]] = true end
-local missing = {}
-for i = blobs_at + 1, #ARGV, 2 do
-  local ds = ref_digests(ARGV[i])
-  if ds then
-    for _, d in ipairs(ds) do
-      if not sent[d] and redis.call("HEXISTS", DATA, mprefix .. d) == 0 then
-        sent[d] = true  -- report each once
-        missing[#missing + 1] = d
-      end
-    end
+local segs_at = 8 + 2 * tonumber(ARGV[7])
+local blobs_at = segs_at + 1 + 2 * tonumber(ARGV[segs_at])
+local mprefix, sprefix = "m\0" .. ns .. "\0", "s\0" .. ns .. "\0"
+local sent, missing = {}, {}
+for i = 8, segs_at - 1, 2 do sent[mprefix .. ARGV[i]] = true end
+for i = segs_at + 1, blobs_at - 1, 2 do sent[sprefix .. ARGV[i]] = true end
+local function need(f)
+  if not sent[f] and redis.call("HEXISTS", DATA, f) == 0 then
+    sent[f] = true  -- report each once
+    missing[#missing + 1] = f
   end
+end
+for i = blobs_at + 1, #ARGV, 2 do
+  local segs, tail = parse_refs(ARGV[i])
+  if segs then
+    for _, s in ipairs(segs) do need(sprefix .. s) end
+    for _, d in ipairs(tail) do need(mprefix .. d) end
+  end
+end
+-- A stored segment's messages are stored; a segment sent now must have its messages.
+for i = segs_at + 2, blobs_at - 1, 2 do
+  for _, d in ipairs(digests(ARGV[i], 1, #ARGV[i])) do need(mprefix .. d) end
 end
 if #missing > 0 then return missing end
 local member = "c\0" .. ns .. "\0" .. id
 local fields = {member, rec}
-for i = 8, blobs_at - 1, 2 do
+for i = 8, segs_at - 1, 2 do
   fields[#fields + 1] = mprefix .. ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+for i = segs_at + 1, blobs_at - 1, 2 do
+  fields[#fields + 1] = sprefix .. ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
 for i = blobs_at, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -255,8 +317,9 @@ return 1
 #   "page":   ns, before_id ("" = none), count     newest first, ids below before_id
 #   "ids":    checkpoint members...
 # Returns {entries, blob_fields, blob_values, message_fields, message_values}; entries are
-# {member, record, write fields, write values}; blobs and the messages their reference lists
-# name are deduplicated across the entries of a page.
+# {member, record, write fields, write values}; the message fields and values hold the
+# messages and the segments that the reference lists name. Blobs, segments and messages are
+# deduplicated across the entries of a page.
 _READ = r"""
 local ttl, mode = tonumber(ARGV[1]), ARGV[2]
 local wanted
@@ -293,21 +356,35 @@ for _, m in ipairs(wanted) do
   end
 end
 if #entries > 0 then refresh(ttl) end
-local blob_values, message_fields = hmget(blob_fields), {}
-for i, v in ipairs(blob_values) do
-  local ds = ref_digests(v)
-  if ds then
-    local prefix = "m\0" .. blob_ns[i] .. "\0"
-    for _, d in ipairs(ds) do
-      local f = prefix .. d
-      if not seen[f] then
-        seen[f] = true
-        message_fields[#message_fields + 1] = f
-      end
-    end
+local blob_values, segment_fields, message_fields = hmget(blob_fields), {}, {}
+local function want(list, f)
+  if not seen[f] then
+    seen[f] = true
+    list[#list + 1] = f
   end
 end
-return {entries, blob_fields, blob_values, message_fields, hmget(message_fields)}
+for i, v in ipairs(blob_values) do
+  local segs, tail = parse_refs(v)
+  if segs then
+    local ns = blob_ns[i]
+    for _, s in ipairs(segs) do want(segment_fields, "s\0" .. ns .. "\0" .. s) end
+    for _, d in ipairs(tail) do want(message_fields, "m\0" .. ns .. "\0" .. d) end
+  end
+end
+local segment_values = hmget(segment_fields)
+for i, packed in ipairs(segment_values) do
+  if type(packed) == "string" then
+    -- "s\0<ns>\0<digest>": the namespace sits between the first NUL and the digest.
+    local prefix = "m\0" .. string.sub(segment_fields[i], 3, -DIGEST - 1)
+    for _, d in ipairs(digests(packed, 1, #packed)) do want(message_fields, prefix .. d) end
+  end
+end
+local message_values = hmget(message_fields)
+for i, f in ipairs(segment_fields) do
+  message_fields[#message_fields + 1] = f
+  message_values[#message_values + 1] = segment_values[i]
+end
+return {entries, blob_fields, blob_values, message_fields, message_values}
 """
 
 # ARGV: ttl_ms (0 = no refresh), ns. The newest checkpoint's record alone: what a caller

@@ -12,7 +12,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.message import add_messages
 
 from redis_saver import RedisSaver
-from redis_saver.messages import DIGEST_SIZE, REFS_TAG
+from redis_saver.messages import DIGEST_SIZE, SEGMENT_SIZE, SEGS_TAG
 from tests.redis_saver.checkpoints import config, put
 
 DATA = "{lg:t:t}:data"
@@ -69,8 +69,9 @@ async def test_messages_when_thread_grows_then_each_message_stored_once(
 
     assert len(await _fields(raw, b"m")) == 20
     blobs = sorted((await _fields(raw, b"b")).values(), key=len)
-    assert [len(b) for b in blobs] == [len(REFS_TAG) + DIGEST_SIZE * 2 * n for n in range(1, 11)]
-    assert all(b.startswith(REFS_TAG) for b in blobs)
+    expected = [len(SEGS_TAG) + 2 + DIGEST_SIZE * 2 * n for n in range(1, 11)]
+    assert [len(b) for b in blobs] == expected
+    assert all(b.startswith(SEGS_TAG + b"0\0") for b in blobs)
 
 
 async def test_messages_when_history_kept_then_every_checkpoint_reads_its_own_list(
@@ -180,7 +181,7 @@ async def test_messages_when_old_format_thread_then_read_and_next_turn_stored_on
     """A thread stored whole (today's format) reads back, and its next turn uses references."""
     first = await put(whole, "t", changed={"messages": _turn(0)})
     (old_blob,) = (await _fields(raw, b"b")).values()
-    assert not old_blob.startswith(REFS_TAG) and not await _fields(raw, b"m")
+    assert not old_blob.startswith(SEGS_TAG) and not await _fields(raw, b"m")
 
     history = await _messages_of(saver, first)
     assert [m.id for m in history] == ["h0", "a0"]
@@ -191,7 +192,7 @@ async def test_messages_when_old_format_thread_then_read_and_next_turn_stored_on
     assert [m.id for m in await _messages_of(saver, second)] == ["h0", "a0", "h1", "a1"]
     assert [m.id for m in await _messages_of(saver, first)] == ["h0", "a0"]
     assert len(await _fields(raw, b"m")) == 4
-    assert sum(b.startswith(REFS_TAG) for b in (await _fields(raw, b"b")).values()) == 1
+    assert sum(b.startswith(SEGS_TAG) for b in (await _fields(raw, b"b")).values()) == 1
 
 
 async def test_messages_when_known_message_vanished_then_put_resends_it(
@@ -219,7 +220,7 @@ async def test_messages_when_not_all_have_ids_then_list_stored_whole(
     await put(saver, "t", changed={"a": [HumanMessage("no id")], "b": ["x", "y"]})
 
     assert not await _fields(raw, b"m")
-    assert not any(v.startswith(REFS_TAG) for v in (await _fields(raw, b"b")).values())
+    assert not any(v.startswith(SEGS_TAG) for v in (await _fields(raw, b"b")).values())
     found = await saver.aget_tuple(config("t"))
     assert found is not None and found.checkpoint["channel_values"]["b"] == ["x", "y"]
 
@@ -246,3 +247,104 @@ async def test_messages_when_runs_deleted_then_their_only_messages_go(
 
     assert len(await _fields(raw, b"m")) == 2
     assert [m.id for m in await _messages_of(saver, config("t"))] == ["h0", "a0"]
+
+
+async def test_messages_when_list_outgrows_a_segment_then_late_turn_sends_tail_only(
+    counted: Any, raw: aioredis.Redis
+) -> None:
+    """Past a segment's length, a version names whole segments: a late turn's references stay
+    short, each segment is stored once, and every checkpoint still reads its own list."""
+    saver, _ = counted
+    stored = await _grow(saver, SEGMENT_SIZE + 6)  # 2 * 70 = 140 messages: 2 segments, 12 tail
+    blobs = (await _fields(raw, b"b")).values()
+
+    assert len(await _fields(raw, b"s")) == 2
+    assert len(await _fields(raw, b"m")) == 2 * (SEGMENT_SIZE + 6)
+    newest = max((b for b in blobs if b.startswith(SEGS_TAG + b"2\0")), key=len)
+    assert len(newest) == len(SEGS_TAG) + 2 + DIGEST_SIZE * (2 + 12)
+    assert max(len(b) for b in blobs) <= len(SEGS_TAG) + 3 + DIGEST_SIZE * (1 + SEGMENT_SIZE)
+    for n in (0, SEGMENT_SIZE // 2 - 1, SEGMENT_SIZE // 2, SEGMENT_SIZE + 5):
+        got = await _messages_of(saver, stored[n])
+        assert [m.id for m in got] == [x for i in range(n + 1) for x in (f"h{i}", f"a{i}")]
+
+
+async def test_messages_when_flat_reference_list_then_read(
+    saver: RedisSaver, raw: aioredis.Redis
+) -> None:
+    """A thread whose lists are flat reference lists (the format before segments) reads back,
+    and its next turn is stored with segments."""
+    stored = await _grow(saver, SEGMENT_SIZE)  # the newest version: exactly two segments
+    segments = await _fields(raw, b"s")
+    for field, blob in (await _fields(raw, b"b")).items():
+        count, _, rest = blob[len(SEGS_TAG) :].partition(b"\0")
+        cut = int(count) * DIGEST_SIZE
+        names = [rest[at : at + DIGEST_SIZE] for at in range(0, cut, DIGEST_SIZE)]
+        flat = b"".join(segments[b"s\0\0" + name] for name in names) + rest[cut:]
+        await raw.hset(DATA, field, b"msgrefs\0" + flat)
+    await raw.hdel(DATA, *segments)
+    fresh = RedisSaver(saver.client)  # knows nothing stored
+
+    history = await _messages_of(fresh, stored[-1])
+    assert len(history) == 2 * SEGMENT_SIZE
+    later = await put(fresh, "t", changed={"messages": add_messages(history, _turn(99))})
+
+    assert [m.id for m in await _messages_of(fresh, later)][-2:] == ["h99", "a99"]
+    assert len(await _fields(raw, b"s")) == 2
+
+
+async def test_messages_when_history_off_and_head_removed_then_old_segments_deleted(
+    flat: RedisSaver, raw: aioredis.Redis
+) -> None:
+    """Removing the first message shifts every segment: without history, the old segments
+    and the removed message leave Redis, and what the newest list names stays."""
+    stored = await _grow(flat, SEGMENT_SIZE)
+    history = await _messages_of(flat, stored[-1])
+
+    removed = add_messages(history, [RemoveMessage(id="h0")])
+    await put(flat, "t", changed={"messages": removed}, parent=stored[-1])
+
+    left = 2 * SEGMENT_SIZE - 1
+    assert len(await _fields(raw, b"m")) == left
+    assert len(await _fields(raw, b"s")) == left // SEGMENT_SIZE
+    got = await _messages_of(flat, config("t"))
+    assert [m.id for m in got] == [m.id for m in history[1:]]
+
+
+async def test_messages_when_known_segment_vanished_then_put_resends_it(
+    counted: Any, raw: aioredis.Redis
+) -> None:
+    """A segment deleted behind the saver's back is sent again with the next turn."""
+    saver, trips = counted
+    stored = await _grow(saver, SEGMENT_SIZE // 2)
+    history = await _messages_of(saver, stored[-1])
+    (victim,) = await _fields(raw, b"s")
+    await raw.hdel(DATA, victim)
+    trips.count = 0
+
+    latest = await put(saver, "t", changed={"messages": add_messages(history, _turn(99))})
+
+    assert trips.count == 2  # the refused write, then everything
+    assert victim in await _fields(raw, b"s")
+    assert len(await _messages_of(saver, latest)) == SEGMENT_SIZE + 2
+
+
+async def test_messages_when_runs_with_segments_deleted_then_shared_segments_stay(
+    saver: RedisSaver, raw: aioredis.Redis
+) -> None:
+    """delete_for_runs keeps a segment that a remaining checkpoint names, and drops the one
+    only the deleted checkpoint named, with the messages only it held."""
+    history: list[BaseMessage] = []
+    for n in range(SEGMENT_SIZE // 2):
+        history = cast("list[BaseMessage]", add_messages(history, _turn(n)))
+    first = await put(saver, "t", changed={"messages": history}, run_id="r1")
+    more = cast("list[BaseMessage]", add_messages(history, _turn(98)))
+    for n in range(SEGMENT_SIZE // 2, SEGMENT_SIZE):
+        more = cast("list[BaseMessage]", add_messages(more, _turn(n)))
+    await put(saver, "t", changed={"messages": more}, parent=first, run_id="r2")
+    assert len(await _fields(raw, b"s")) == 2
+
+    await saver.adelete_for_runs(["r2"])
+
+    assert len(await _fields(raw, b"s")) == 1
+    assert len(await _fields(raw, b"m")) == SEGMENT_SIZE
+    assert len(await _messages_of(saver, config("t"))) == SEGMENT_SIZE
