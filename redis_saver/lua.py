@@ -150,23 +150,19 @@ local function forget_messages(ns, dead, live)
       for _, d in ipairs(tail) do live_tail[d] = true end
     end
   end
+  -- orphans[d] = value for every message of the named segments
+  local function mark(names, value)
+    if #names == 0 then return end
+    for _, packed in ipairs(hmget(prefixed(sprefix, names))) do
+      if type(packed) == "string" then
+        for _, d in ipairs(digests(packed, 1, #packed)) do orphans[d] = value end
+      end
+    end
+  end
   local gone_segs = keys_of(dead_segs)
-  if #gone_segs > 0 then
-    for _, packed in ipairs(hmget(prefixed(sprefix, gone_segs))) do
-      if type(packed) == "string" then
-        for _, d in ipairs(digests(packed, 1, #packed)) do orphans[d] = true end
-      end
-    end
-  end
+  mark(gone_segs, true)
   for d in pairs(live_tail) do orphans[d] = nil end
-  local live_names = keys_of(live_segs)
-  if next(orphans) and #live_names > 0 then
-    for _, packed in ipairs(hmget(prefixed(sprefix, live_names))) do
-      if type(packed) == "string" then
-        for _, d in ipairs(digests(packed, 1, #packed)) do orphans[d] = nil end
-      end
-    end
-  end
+  if next(orphans) then mark(keys_of(live_segs), nil) end
   local gone = prefixed(mprefix, keys_of(orphans))
   for _, s in ipairs(gone_segs) do gone[#gone + 1] = sprefix .. s end
   if #gone > 0 then bulk("HDEL", DATA, gone) end
