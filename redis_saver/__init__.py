@@ -7,6 +7,7 @@ trips, and :mod:`redis_saver.errors` what it raises. It imports nothing from the
 """
 
 from redis_saver.aio import RedisSaver
+from redis_saver.codec import CheckpointHead
 from redis_saver.errors import RedisSaverError, RedisUnavailable
 
-__all__ = ["RedisSaver", "RedisSaverError", "RedisUnavailable"]
+__all__ = ["CheckpointHead", "RedisSaver", "RedisSaverError", "RedisUnavailable"]

@@ -44,7 +44,7 @@ from redis_saver.lua import (
     PUT,
     PUT_WRITES,
     READ,
-    READ_RECORD,
+    READ_HEAD,
 )
 from redis_saver.transport import Command, RedisTransport, ScriptCall
 
@@ -205,13 +205,25 @@ class RedisSaver(AsyncOnlySaver):
             self._known.remember(thread_id, found_ns, channel, blob)
         return found[0] if found else None
 
-    async def aget_metadata(self, config: RunnableConfig) -> CheckpointMetadata | None:
-        """The newest checkpoint's metadata (of the config's namespace), or ``None``: one round
-        trip that reads neither channel values nor messages, for callers that check an owner."""
+    async def aget_head(
+        self, config: RunnableConfig, *, writes: bool = True
+    ) -> codec.CheckpointHead | None:
+        """The newest checkpoint of the config's namespace without its channel values (its
+        config, metadata, parent and, if ``writes``, pending writes), or ``None``: one round
+        trip whose size does not grow with the thread, for callers that check an owner or a
+        pending interrupt."""
         conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
         args: list[EncodableT] = [self._read_ttl_ms, conf.get("checkpoint_ns", "")]
-        record = await self._redis.eval(READ_RECORD, self._keys(str(conf["thread_id"])), args)
-        return codec.decode_metadata(self.serde, record) if isinstance(record, bytes) else None
+        reply = await self._redis.eval(READ_HEAD, self._keys(thread_id), args)
+        if not reply:
+            return None
+        return codec.decode_head(self.serde, thread_id, reply, writes=writes)
+
+    async def aget_metadata(self, config: RunnableConfig) -> CheckpointMetadata | None:
+        """The newest checkpoint's metadata (of the config's namespace), or ``None``."""
+        head = await self.aget_head(config, writes=False)
+        return head.metadata if head is not None else None
 
     async def aput(
         self,

@@ -126,10 +126,32 @@ def _decode_record(record: bytes) -> _Record:
     )
 
 
-def decode_metadata(serde: SerializerProtocol, record: bytes) -> CheckpointMetadata:
-    """A record's metadata alone: its checkpoint and the channel values are not decoded."""
-    metadata: CheckpointMetadata = serde.loads_typed(_decode_record(record).metadata)
-    return metadata
+class CheckpointHead(NamedTuple):
+    """A checkpoint without its channel values: what ``RedisSaver.aget_head`` reads."""
+
+    config: RunnableConfig
+    metadata: CheckpointMetadata
+    parent_config: RunnableConfig | None
+    pending_writes: list[PendingWrite]
+
+
+def decode_head(
+    serde: SerializerProtocol, thread_id: str, reply: Sequence[Any], *, writes: bool = True
+) -> CheckpointHead:
+    """The READ_HEAD script's reply; its checkpoint and channel values are not decoded, nor
+    its pending writes unless ``writes``."""
+    member, record, write_fields, write_values = reply
+    _, ns_b, id_b = member.split(b"\0", 2)
+    ns = ns_b.decode()
+    rec = _decode_record(record)
+    return CheckpointHead(
+        config=_config(thread_id, ns, id_b.decode()),
+        metadata=serde.loads_typed(rec.metadata),
+        parent_config=(
+            _config(thread_id, ns, rec.parent_id) if rec.parent_id is not None else None
+        ),
+        pending_writes=_decode_writes(serde, write_fields, write_values) if writes else [],
+    )
 
 
 def _decode_writes(

@@ -383,17 +383,21 @@ end
 return {entries, blob_fields, blob_values, message_fields, message_values}
 """
 
-# ARGV: ttl_ms (0 = no refresh), ns. The newest checkpoint's record alone: what a caller
-# that needs only its metadata reads, without the channel values and messages.
-_READ_RECORD = r"""
+# ARGV: ttl_ms (0 = no refresh), ns. The newest checkpoint of the namespace without its
+# channel values and messages: {member, record, write fields, write values}, or false. What a
+# caller that checks an owner or a pending interrupt reads.
+_READ_HEAD = r"""
 local ttl, ns = tonumber(ARGV[1]), ARGV[2]
 local lo, hi = prefix_range("c\0" .. ns .. "\0")
 local newest = redis.call("ZRANGE", INDEX, hi, lo, "BYLEX", "REV", "LIMIT", 0, 1)
 if #newest == 0 then return false end
-local rec = redis.call("HGET", DATA, newest[1])
+local m = newest[1]
+local rec = redis.call("HGET", DATA, m)
 if not rec then return false end
 refresh(ttl)
-return rec
+local key = split0(m)
+local wf = members("w\0" .. key[2] .. "\0" .. key[3] .. "\0")
+return {m, rec, wf, hmget(wf)}
 """
 
 # Returns the thread's distinct run ids, so the caller can unlink the run index.
@@ -459,7 +463,7 @@ class LuaScript:
 PUT = LuaScript("put", _PUT)
 PUT_WRITES = LuaScript("put_writes", _PUT_WRITES)
 READ = LuaScript("read", _READ)
-READ_RECORD = LuaScript("read_record", _READ_RECORD)
+READ_HEAD = LuaScript("read_head", _READ_HEAD)
 DELETE_THREAD = LuaScript("delete_thread", _DELETE_THREAD)
 DELETE_RUNS = LuaScript("delete_runs", _DELETE_RUNS)
 PRUNE_KEEP_LATEST = LuaScript("prune_keep_latest", _PRUNE_KEEP_LATEST)
@@ -468,7 +472,7 @@ ALL_SCRIPTS = (
     PUT,
     PUT_WRITES,
     READ,
-    READ_RECORD,
+    READ_HEAD,
     DELETE_THREAD,
     DELETE_RUNS,
     PRUNE_KEEP_LATEST,

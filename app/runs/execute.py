@@ -29,6 +29,7 @@ from app.errors import (
 from app.errors.mapping import to_app_error
 from app.runs.events import Interrupt, Reply, Reset, RunEvent
 from app.runs.graph_modes import stream_graph
+from app.runs.interrupts import read_pending
 from app.runs.repair import LOST_TOOL_RESULT, close_unanswered, keep_partial, roll_back
 from app.runs.spec import RunSpec
 from app.runs.tap import Tap
@@ -74,15 +75,15 @@ class RunExecutor:
         """What the thread's graph asked and waits an answer for (LangGraph ``Interrupt``s)."""
         if not version.interrupts:
             return ()
-        graph = self._graphs[version.ref]
+        saver = self._graphs[version.ref].checkpointer
+        assert isinstance(saver, BaseCheckpointSaver)
         try:
-            snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            return await read_pending(saver, thread_id)
         except Exception as exc:
             error = to_app_error(exc)
             if error is None:
                 raise
             raise error from exc
-        return snapshot.interrupts
 
     async def check_interrupts(self, spec: RunSpec) -> None:
         """Refuse a ``resume`` with nothing to answer, and a new message while the graph is
