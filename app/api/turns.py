@@ -48,7 +48,7 @@ def thread_graph(services: Services, saved: CheckpointTuple | None) -> str | Non
     """The thread's own graph, for a request that names none."""
     if saved is None:
         return None
-    return services.threads.graph_of(saved).ref
+    return services.threads.graph_of(saved.metadata).ref
 
 
 def user_turn(

@@ -42,7 +42,12 @@ class FoundThread:
     thread_id: str
     owner: str
     record: ThreadRecord | None
-    saved: CheckpointTuple | None  # its latest checkpoint, if it has one
+    saved: CheckpointTuple | None  # its latest checkpoint, if it has one and it was read
+    metadata: CheckpointMetadata | None = None  # that checkpoint's, read with it or alone
+
+    def __post_init__(self) -> None:
+        if self.metadata is None and self.saved is not None:
+            self.metadata = self.saved.metadata
 
 
 class ThreadAccess:
@@ -79,14 +84,24 @@ class ThreadAccess:
             raise_mapped(exc)
         return saved.metadata if saved is not None else None
 
-    async def find(self, thread_id: str, actor: str | None, *, record: bool = True) -> FoundThread:
+    async def find(
+        self, thread_id: str, actor: str | None, *, record: bool = True, values: bool = True
+    ) -> FoundThread:
         """The thread, if ``actor`` may see it; else a 404, whether it exists or not. Its
-        record is read when it has no checkpoint (the record names its owner) or ``record``."""
-        saved = await self.latest(thread_id)
-        found = await self._records.get(thread_id) if saved is None or record else None
-        if saved is None and found is None:
+        record is read when it has no checkpoint (the record names its owner) or ``record``;
+        without ``values``, its latest checkpoint's metadata alone (``saved`` is ``None``)."""
+        if values:
+            saved = await self.latest(thread_id)
+            metadata = saved.metadata if saved is not None else None
+        else:
+            saved, metadata = None, await self.latest_metadata(thread_id)
+        found = await self._records.get(thread_id) if metadata is None or record else None
+        if metadata is None and found is None:
             raise not_found(thread_id)
-        return self._visible(thread_id, actor, saved, found)
+        owner = _owner(metadata, found)
+        if not may_see(owner, actor):
+            raise not_found(thread_id)
+        return FoundThread(thread_id, owner, found, saved, metadata)
 
     async def load(self, thread_id: str, actor: str | None) -> CheckpointTuple | None:
         """The thread's latest checkpoint, if it has one and ``actor`` may see it; ``None`` for
@@ -95,19 +110,9 @@ class ThreadAccess:
         found = await self._records.get(thread_id) if saved is None else None
         if saved is None and found is None:
             return None
-        return self._visible(thread_id, actor, saved, found).saved
-
-    @staticmethod
-    def _visible(
-        thread_id: str,
-        actor: str | None,
-        saved: CheckpointTuple | None,
-        record: ThreadRecord | None,
-    ) -> FoundThread:
-        owner = _owner(saved.metadata if saved is not None else None, record)
-        if not may_see(owner, actor):
+        if not may_see(_owner(saved.metadata if saved is not None else None, found), actor):
             raise not_found(thread_id)
-        return FoundThread(thread_id, owner, record, saved)
+        return saved
 
     async def require(self, thread_id: str, actor: str | None) -> CheckpointTuple:
         """Like :meth:`load`, but a thread without a checkpoint is a 404."""
@@ -133,10 +138,11 @@ class ThreadAccess:
                 f"with {spec.graph.name!r} (any version of {bound!r} can)"
             )
 
-    def graph_of(self, saved: CheckpointTuple) -> GraphVersion:
-        """The version that wrote ``saved``, or its graph's default if that one is gone."""
-        name = saved.metadata.get("graph_name")
-        version = saved.metadata.get("graph_version")
+    def graph_of(self, metadata: CheckpointMetadata) -> GraphVersion:
+        """The version that wrote the checkpoint of ``metadata``, or its graph's default if
+        that one is gone."""
+        name = metadata.get("graph_name")
+        version = metadata.get("graph_version")
         if not isinstance(name, str):
             raise GraphNotFound("this thread was not written by a registered graph")
         try:

@@ -38,7 +38,7 @@ async def thread_messages(
     user_id: UserIdQuery = None,
 ) -> dict[str, Any]:
     saved = await services.threads.require(thread_id, acting_user(principal, user_id))
-    version = services.threads.graph_of(saved)
+    version = services.threads.graph_of(saved.metadata)
     messages: list[BaseMessage] = version.conversation.messages(saved.checkpoint["channel_values"])
     body: dict[str, Any] = {"threadId": thread_id, "messages": [_message(m) for m in messages]}
     pending = await services.runs.runner.pending_interrupts(version, thread_id)

@@ -114,7 +114,7 @@ async def _prepare(
         thread_id = str(uuid.uuid4())
     else:
         try:
-            found = await services.threads.find(thread_id, actor, record=False)
+            found = await services.threads.find(thread_id, actor, record=False, values=False)
         except ThreadNotFound:
             if body.if_not_exists != "create":
                 raise ThreadNotFound(

@@ -47,8 +47,8 @@ def _records(services: Services) -> Records:
 def version_of(services: Services, found: FoundThread) -> GraphVersion | None:
     """The graph version of a thread: the one that wrote it, else the one its metadata names
     (a thread made with ``metadata.graph_id`` and not run yet)."""
-    if found.saved is not None:
-        return services.threads.graph_of(found.saved)
+    if found.metadata is not None:
+        return services.threads.graph_of(found.metadata)
     graph_id = (found.record.metadata if found.record else {}).get("graph_id")
     if isinstance(graph_id, str):
         assistant = services.assistants.get(graph_id)
@@ -158,8 +158,8 @@ async def _search(
     busy = await statuses(services, [r.thread_id for r in records])
     views = []
     for record in records:
-        found = FoundThread(record.thread_id, record.user_id, record, None)
-        found.saved = await services.threads.latest(record.thread_id)
+        saved = await services.threads.latest(record.thread_id)
+        found = FoundThread(record.thread_id, record.user_id, record, saved)
         snapshot = await snapshot_of(services, found)
         status = status_of(record, snapshot, record.thread_id in busy)
         if body.status is not None and status != body.status:
