@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run run-local local-model test lint typecheck bench bench-log bench-checkpoint bench-long clean system-deps langgraph.json
+.PHONY: run run-local local-model test lint typecheck bench bench-stream bench-log bench-checkpoint bench-long clean system-deps langgraph.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,13 +72,16 @@ LOG_BASE := 2fc61947b734c3d22cc43129de8498d1a39dfe18
 BASELINE ?= $(shell git rev-parse -q --verify '$(LOG_BASE)^{commit}' 2>/dev/null)
 LOG_ROUNDS ?= 5
 
-## bench: streaming, tool-agent and LangGraph API (lg50) benchmark, ours against langgraph dev,
-##        Aegra and in-process floors, and ours and ours-redis from BASELINE beside them
-##        (~15 min); BASELINE defaults to the tree before the run log, for issue 13's line (the
-##        log's cost); BASELINE=main~3 picks another commit, BASELINE= none (~11 min). Aegra
+## bench: the streaming benchmark (bench-stream), then the long-thread scenario (bench-long)
+bench: bench-stream bench-long
+
+## bench-stream: streaming, tool-agent and LangGraph API (lg50) benchmark, ours against
+##        langgraph dev, Aegra and in-process floors, and ours and ours-redis from BASELINE beside
+##        them (~15 min); BASELINE defaults to the tree before the run log, for issue 13's line
+##        (the log's cost); BASELINE=main~3 picks another commit, BASELINE= none (~11 min). Aegra
 ##        (issue 20) needs Python 3.12 and PostgreSQL's binaries; the first run installs it into
 ##        bench/.aegra-venv (~1 min), and without them its rows say why and the rest runs
-bench: $(VENV)/.installed-dev
+bench-stream: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.stream $(if $(BASELINE),--baseline $(BASELINE))
 
 ## bench-log: issue 13's figures alone and steadier: ours-redis at c50 against the tree before
