@@ -4,7 +4,7 @@ A long thread's history is the same on every call, yet ``ChatOpenAI`` converts e
 to its request dict again, and the SDK then walks each dict against its ``TypedDict``s (about
 100 us a message: 65 ms a call at 600 messages). :class:`MessageWireCache` keeps the dict a
 message became, under (model, message id), beside a deep copy of the message as it was: a
-message that compares equal to that copy (pydantic's field-by-field ``==``) gets the same dict
+message that compares equal to that copy (field by field, as pydantic's ``==``) gets the same dict
 back; one edited under the same id misses and is converted again. The history a turn reads
 from the checkpointer is new objects each time, so the key cannot be object identity.
 
@@ -51,7 +51,7 @@ class MessageWireCache:
         missed: list[int] = []
         for i, message in enumerate(messages):
             entry = self._entries.get((model, message.id)) if message.id else None
-            if entry is not None and type(entry[0]) is type(message) and entry[0] == message:
+            if entry is not None and _same(entry[0], message):
                 self._entries.move_to_end((model, message.id))  # type: ignore[arg-type]
                 out.append(entry[1])
             else:
@@ -78,6 +78,16 @@ class MessageWireCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _same(kept: BaseMessage, message: BaseMessage) -> bool:
+    """pydantic's ``==`` (fields and extra fields) without its per-call overhead, which a
+    600-message history pays on every call."""
+    return (
+        type(kept) is type(message)
+        and kept.__dict__ == message.__dict__
+        and (kept.__pydantic_extra__ or {}) == (message.__pydantic_extra__ or {})
+    )
 
 
 _SHARED = MessageWireCache()

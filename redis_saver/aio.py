@@ -35,6 +35,8 @@ from redis_saver.base import AsyncOnlySaver
 from redis_saver.cluster import cluster_client, is_cluster
 from redis_saver.decoded import DEFAULT_ENTRIES as DEFAULT_DECODED
 from redis_saver.decoded import DecodedMessages
+from redis_saver.encoded import DEFAULT_ENTRIES as DEFAULT_ENCODED
+from redis_saver.encoded import EncodedMessages
 from redis_saver.errors import RedisUnavailable
 from redis_saver.lua import (
     ALL_SCRIPTS,
@@ -64,7 +66,9 @@ class RedisSaver(AsyncOnlySaver):
     version of it is stored whole, as before. Both formats are read either way.
     ``decoded_messages`` bounds how many decoded messages the process keeps, so that a long
     thread's history is not deserialised again every turn (:mod:`redis_saver.decoded`; 0: none
-    kept). The saver is async-only; its sync methods raise ``NotImplementedError``.
+    kept), and ``encoded_messages`` how many encoded ones, so that a put does not serialise it
+    again (:mod:`redis_saver.encoded`; 0: none kept). The saver is async-only; its sync methods
+    raise ``NotImplementedError``.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class RedisSaver(AsyncOnlySaver):
         serde: SerializerProtocol | None = None,
         store_messages_once: bool = True,
         decoded_messages: int = DEFAULT_DECODED,
+        encoded_messages: int = DEFAULT_ENCODED,
     ) -> None:
         super().__init__(serde=serde)
         if client.get_connection_kwargs().get("decode_responses"):
@@ -102,6 +107,7 @@ class RedisSaver(AsyncOnlySaver):
         self.store_messages_once = store_messages_once
         self._known = messages.KnownRefs()
         self._decoded = DecodedMessages(decoded_messages)
+        self._encoded = EncodedMessages(encoded_messages)
         self._owns_client = False
         self._redis = RedisTransport(client, call_timeout=call_timeout)
 
@@ -119,6 +125,7 @@ class RedisSaver(AsyncOnlySaver):
         serde: SerializerProtocol | None = None,
         store_messages_once: bool = True,
         decoded_messages: int = DEFAULT_DECODED,
+        encoded_messages: int = DEFAULT_ENCODED,
         max_connections: int = 512,
         cluster: bool | None = None,
         **client_kwargs: Any,
@@ -153,6 +160,7 @@ class RedisSaver(AsyncOnlySaver):
             serde=serde,
             store_messages_once=store_messages_once,
             decoded_messages=decoded_messages,
+            encoded_messages=encoded_messages,
         )
         saver._owns_client = True
         try:
@@ -256,7 +264,9 @@ class RedisSaver(AsyncOnlySaver):
             if channel not in values:
                 blobs.append(codec.EMPTY_BLOB)
             elif self.store_messages_once and messages.is_message_list(values[channel]):
-                lists[channel] = encoded = messages.EncodedList(self.serde, values[channel])
+                lists[channel] = encoded = messages.EncodedList(
+                    self.serde, values[channel], self._encoded
+                )
                 blobs.append(encoded.blob)
             else:
                 blobs.append(codec.encode_blob(self.serde.dumps_typed(values[channel])))
@@ -273,7 +283,8 @@ class RedisSaver(AsyncOnlySaver):
             assert not missing, "the PUT script cannot miss a message it was sent"
         for channel, encoded in lists.items():
             self._known.remember(thread_id, ns, channel, encoded.known)
-            self._decoded.verify(self.serde, encoded.ids)
+            # A message kept encoded is the one this process stored: nothing to re-check.
+            self._decoded.verify(self.serde, encoded.fresh)
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],

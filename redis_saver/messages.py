@@ -40,6 +40,7 @@ from redis_saver.errors import StoredMessageMissing
 
 if TYPE_CHECKING:
     from redis_saver.decoded import DecodedMessages
+    from redis_saver.encoded import EncodedMessages
 
 # No serializer type is called either, so a whole-value blob never matches.
 REFS_TAG = b"msgrefs\0"  # a flat reference list (read only)
@@ -92,18 +93,20 @@ def split_refs(refs: bytes) -> tuple[bytes, bytes]:
 class EncodedList:
     """A message list as a reference list plus the messages and segments it names."""
 
-    __slots__ = ("blob", "ids", "known", "messages", "segments")
+    __slots__ = ("blob", "fresh", "known", "messages", "segments")
 
-    def __init__(self, serde: SerializerProtocol, messages: Sequence[BaseMessage]) -> None:
+    def __init__(
+        self, serde: SerializerProtocol, messages: Sequence[BaseMessage], cache: EncodedMessages
+    ) -> None:
         self.messages: dict[bytes, bytes] = {}  # digest -> "<type>\0<bytes>", in list order
-        self.ids: list[tuple[str | None, bytes]] = []  # (message id, digest), in list order
+        # (message id, digest) of the messages serialised for this list (not kept encoded)
+        self.fresh: list[tuple[str | None, bytes]] = []
         digests = []
         for message in messages:
-            type_, data = serde.dumps_typed(message)
-            encoded = b"".join((type_.encode(), b"\0", data))
-            d = digest(encoded)
+            d, encoded, fresh = cache.encode(serde, message)
             self.messages[d] = encoded
-            self.ids.append((message.id, d))
+            if fresh:
+                self.fresh.append((message.id, d))
             digests.append(d)
         self.segments: dict[bytes, bytes] = {}  # digest -> the packed digests it holds
         names = []  # a list that repeats itself names one segment twice
