@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
@@ -11,6 +12,7 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     empty_checkpoint,
 )
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 
 def config(thread_id: str, checkpoint_id: str | None = None, ns: str = "") -> RunnableConfig:
@@ -51,3 +53,27 @@ async def put(
     cfg = config(thread_id, parent["configurable"]["checkpoint_id"] if parent else None, ns)
     meta = cast(CheckpointMetadata, {"source": "loop", "step": 0, **metadata})
     return await saver.aput(cfg, checkpoint, meta, new_versions)
+
+
+class CountingSerde(JsonPlusSerializer):
+    """The default serializer, counting what it decodes and the messages it encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+        self.messages = 0
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        self.loads += 1
+        return super().loads_typed(data)
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        self.messages += isinstance(obj, BaseMessage)
+        return super().dumps_typed(obj)
+
+
+async def read_messages(saver: BaseCheckpointSaver[Any], cfg: RunnableConfig) -> list[BaseMessage]:
+    """The ``messages`` channel of the checkpoint ``cfg`` names."""
+    found = await saver.aget_tuple(cfg)
+    assert found is not None
+    return cast("list[BaseMessage]", found.checkpoint["channel_values"]["messages"])

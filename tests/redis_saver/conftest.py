@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from redis_saver import RedisSaver
+from tests.redis_saver.checkpoints import CountingSerde
 
 
 @dataclass
@@ -52,3 +53,11 @@ async def counted(redis_db: str) -> AsyncIterator[tuple[RedisSaver, RoundTrips]]
     yield s, trips
     await s.aclose()
     await client.aclose()
+
+
+@pytest.fixture
+async def counting(redis_db: str) -> AsyncIterator[tuple[RedisSaver, CountingSerde]]:
+    """A saver whose serializer counts its decodes and the messages it encodes."""
+    serde = CountingSerde()
+    async with RedisSaver.from_url(redis_db, serde=serde) as saver:
+        yield saver, serde

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, cast
-
-import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from redis_saver import RedisSaver
-from tests.redis_saver.checkpoints import config, put
-
-
-class CountingSerde(JsonPlusSerializer):
-    """The default serializer, counting what it decodes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loads = 0
-
-    def loads_typed(self, data: tuple[str, bytes]) -> Any:
-        self.loads += 1
-        return super().loads_typed(data)
+from tests.redis_saver.checkpoints import CountingSerde, config, put, read_messages
 
 
 def _messages() -> list[BaseMessage]:
@@ -33,20 +15,6 @@ def _messages() -> list[BaseMessage]:
     ]
 
 
-async def _read(saver: RedisSaver, cfg: RunnableConfig) -> list[BaseMessage]:
-    found = await saver.aget_tuple(cfg)
-    assert found is not None
-    return cast("list[BaseMessage]", found.checkpoint["channel_values"]["messages"])
-
-
-@pytest.fixture
-async def counting(redis_db: str) -> AsyncIterator[tuple[RedisSaver, CountingSerde]]:
-    """A saver whose serializer counts its decodes."""
-    serde = CountingSerde()
-    async with RedisSaver.from_url(redis_db, serde=serde) as saver:
-        yield saver, serde
-
-
 async def test_decoded_when_read_again_then_messages_not_decoded_again(
     counting: tuple[RedisSaver, CountingSerde],
 ) -> None:
@@ -54,10 +22,10 @@ async def test_decoded_when_read_again_then_messages_not_decoded_again(
     objects of their own."""
     saver, serde = counting
     stored = await put(saver, "t", changed={"messages": _messages()})
-    first = await _read(saver, stored)
+    first = await read_messages(saver, stored)
     serde.loads = 0
 
-    again = await _read(saver, stored)
+    again = await read_messages(saver, stored)
 
     assert serde.loads == 2  # the checkpoint and its metadata
     assert again == first and all(a is not b for a, b in zip(again, first, strict=True))
@@ -69,9 +37,9 @@ async def test_decoded_when_field_reassigned_then_later_reads_unchanged(
     """Changing a read message's field changes that copy only."""
     saver, _ = counting
     stored = await put(saver, "t", changed={"messages": _messages()})
-    (await _read(saver, stored))[1].content = "changed"
+    (await read_messages(saver, stored))[1].content = "changed"
 
-    assert (await _read(saver, stored))[1].content == "hi"
+    assert (await read_messages(saver, stored))[1].content == "hi"
 
 
 async def test_decoded_when_nested_value_mutated_and_stored_then_old_checkpoint_reads_original(
@@ -81,12 +49,12 @@ async def test_decoded_when_nested_value_mutated_and_stored_then_old_checkpoint_
     checkpoint still reads the message as it was stored."""
     saver, _ = counting
     first = await put(saver, "t", changed={"messages": _messages()})
-    messages = await _read(saver, first)
+    messages = await read_messages(saver, first)
     messages[1].additional_kwargs["note"] = "mutated"  # reaches the shared template too
     second = await put(saver, "t", changed={"messages": messages}, parent=first)
 
-    assert (await _read(saver, first))[1].additional_kwargs == {"note": "original"}
-    assert (await _read(saver, second))[1].additional_kwargs == {"note": "mutated"}
+    assert (await read_messages(saver, first))[1].additional_kwargs == {"note": "original"}
+    assert (await read_messages(saver, second))[1].additional_kwargs == {"note": "mutated"}
 
 
 async def test_decoded_when_disabled_then_every_read_decodes(redis_db: str) -> None:
@@ -94,8 +62,8 @@ async def test_decoded_when_disabled_then_every_read_decodes(redis_db: str) -> N
     serde = CountingSerde()
     async with RedisSaver.from_url(redis_db, serde=serde, decoded_messages=0) as saver:
         await put(saver, "t", changed={"messages": _messages()})
-        await _read(saver, config("t"))
+        await read_messages(saver, config("t"))
         serde.loads = 0
-        await _read(saver, config("t"))
+        await read_messages(saver, config("t"))
 
     assert serde.loads == 4

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from redis_saver import RedisSaver
 from redis_saver.encoded import EncodedMessages
-from tests.redis_saver.checkpoints import put
-
-
-class CountingSerde(JsonPlusSerializer):
-    """The default serializer, counting the messages it encodes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages = 0
-
-    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        self.messages += isinstance(obj, BaseMessage)
-        return super().dumps_typed(obj)
+from tests.redis_saver.checkpoints import CountingSerde, put, read_messages
 
 
 def _messages(n: int = 10) -> list[BaseMessage]:
@@ -36,26 +21,13 @@ def _messages(n: int = 10) -> list[BaseMessage]:
     ]
 
 
-async def _read(saver: RedisSaver, cfg: RunnableConfig) -> list[BaseMessage]:
-    found = await saver.aget_tuple(cfg)
-    assert found is not None
-    return cast("list[BaseMessage]", found.checkpoint["channel_values"]["messages"])
-
-
-@pytest.fixture
-async def counting(redis_db: str) -> AsyncIterator[tuple[RedisSaver, CountingSerde]]:
-    serde = CountingSerde()
-    async with RedisSaver.from_url(redis_db, serde=serde) as saver:
-        yield saver, serde
-
-
 async def test_encoded_when_next_turn_then_only_new_messages_serialised(
     counting: tuple[RedisSaver, CountingSerde],
 ) -> None:
     """The history read back and stored again with one new message: one serialisation."""
     saver, serde = counting
     first = await put(saver, "t", changed={"messages": _messages()})
-    history = await _read(saver, first)
+    history = await read_messages(saver, first)
     serde.messages = 0
 
     second = await put(
@@ -63,7 +35,7 @@ async def test_encoded_when_next_turn_then_only_new_messages_serialised(
     )
 
     assert serde.messages == 1
-    assert [m.content for m in await _read(saver, second)][-2:] == ["answer 9", "new"]
+    assert [m.content for m in await read_messages(saver, second)][-2:] == ["answer 9", "new"]
 
 
 @pytest.mark.parametrize(
@@ -90,8 +62,8 @@ async def test_encoded_when_message_changed_then_serialised_and_stored(
 
     # The changed message, and the re-check of the template put() decoded from the parent.
     assert serde.messages == 2
-    assert (await _read(saver, second))[1] == messages[1]
-    original = (await _read(saver, first))[1]
+    assert (await read_messages(saver, second))[1] == messages[1]
+    original = (await read_messages(saver, first))[1]
     assert original.content == "answer 1" and original.additional_kwargs == {"note": "original"}
     assert original.response_metadata == {}
 

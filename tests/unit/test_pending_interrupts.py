@@ -46,14 +46,19 @@ def _reply(state: State) -> dict[str, Any]:
     return {"messages": [AIMessage("done")]}
 
 
-def _linear(saver: BaseCheckpointSaver[Any]) -> Any:
+def _then_reply(saver: BaseCheckpointSaver[Any], name: str, node: Any) -> Any:
+    """START -> ``node`` -> a reply -> END."""
     g = StateGraph(State)
-    g.add_node("ask", _ask("approve?"))
+    g.add_node(name, node)
     g.add_node("reply", _reply)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", "reply")
+    g.add_edge(START, name)
+    g.add_edge(name, "reply")
     g.add_edge("reply", END)
     return g.compile(checkpointer=saver)
+
+
+def _linear(saver: BaseCheckpointSaver[Any]) -> Any:
+    return _then_reply(saver, "ask", _ask("approve?"))
 
 
 def _parallel(saver: BaseCheckpointSaver[Any]) -> Any:
@@ -89,13 +94,7 @@ def _nested(saver: BaseCheckpointSaver[Any]) -> Any:
     inner.add_node("ask", _ask("inner?"))
     inner.add_edge(START, "ask")
     inner.add_edge("ask", END)
-    g = StateGraph(State)
-    g.add_node("sub", inner.compile())
-    g.add_node("reply", _reply)
-    g.add_edge(START, "sub")
-    g.add_edge("sub", "reply")
-    g.add_edge("reply", END)
-    return g.compile(checkpointer=saver)
+    return _then_reply(saver, "sub", inner.compile())
 
 
 def _failing(saver: BaseCheckpointSaver[Any]) -> Any:
