@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     redis_keep_history: bool = Field(
         True, description="false: keep only each thread's latest checkpoint"
     )
+    redis_message_cache: int = Field(
+        16384,
+        ge=0,
+        description="messages the Redis saver keeps decoded, and as many encoded, per process, "
+        "so that a long thread's history is not deserialised or serialised again every turn "
+        "(about 2 KB a message each); 0: none",
+    )
     sqlite_path: Path = Path(".data/checkpoints.sqlite")
 
     # Requests.

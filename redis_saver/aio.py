@@ -106,6 +106,8 @@ class RedisSaver(AsyncOnlySaver):
         self._keep = "1" if keep_history else "0"
         self.store_messages_once = store_messages_once
         self._known = messages.KnownRefs()
+        self.decoded_messages = decoded_messages
+        self.encoded_messages = encoded_messages
         self._decoded = DecodedMessages(decoded_messages)
         self._encoded = EncodedMessages(encoded_messages)
         self._owns_client = False

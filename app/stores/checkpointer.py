@@ -51,6 +51,8 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             ttl=settings.redis_ttl_seconds,
             refresh_on_read=settings.redis_ttl_refresh_on_read,
             keep_history=settings.redis_keep_history,
+            decoded_messages=settings.redis_message_cache,
+            encoded_messages=settings.redis_message_cache,
         ) as redis_saver:
             try:
                 # Preloads scripts and a connection so the first turn does not pay for them.

@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 
 from app.errors import DuplicateRequest, ThreadBusy
 from app.runs.run import Run
+from app.settings import Settings
+from app.stores.checkpointer import open_checkpointer
 from app.stores.claims import Claims, MemoryClaims
 from app.stores.limits import Limits, MemoryLimits, RateLimited, TooManyStreams
 from app.stores.records import Records, RunEnd, RunRecord, ThreadRecord
@@ -29,7 +31,7 @@ from app.stores.redis_run_log import RedisRunLog
 from app.stores.run_log import MemoryRunLog
 from app.stores.sqlite_records import SqliteRecords
 from app.wire.codec import encoder_for
-from redis_saver import codec
+from redis_saver import RedisSaver, codec
 from redis_saver.cluster import cluster_client
 from tests.unit.support import ScriptedExecutor, spec
 
@@ -356,3 +358,15 @@ async def test_a_cancel_on_a_cluster_reaches_a_listener_on_every_node(
 
     assert len(heard) == 3
     assert [m and m["data"] for m in heard] == [b"r1"] * 3
+
+
+@pytest.mark.parametrize("size", [0, 500])
+async def test_open_checkpointer_when_message_cache_set_then_saver_bounds_both_caches(
+    redis_db: str, size: int
+) -> None:
+    """REDIS_MESSAGE_CACHE reaches the saver: its decoded and its encoded messages."""
+    settings = Settings(redis_url=redis_db, redis_message_cache=size)
+    async with open_checkpointer(settings) as checkpointer:
+        saver = checkpointer.saver
+        assert isinstance(saver, RedisSaver)
+        assert (saver.decoded_messages, saver.encoded_messages) == (size, size)
