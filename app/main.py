@@ -84,7 +84,11 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 for g in registry
             }
             runner = RunExecutor(
-                settings, graphs, models.provider, step_durable=stores.inflight.durable
+                settings,
+                graphs,
+                models.provider,
+                checkpointer,
+                step_durable=stores.inflight.durable,
             )
             assistants = Assistants(registry)
             runs = RunRegistry(
@@ -119,7 +123,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                 models=models,
                 stores=stores,
                 binder=Binder(settings, registry),
-                threads=ThreadAccess(checkpointer.saver, registry, stores.records),
+                threads=ThreadAccess(checkpointer, registry, stores.records),
                 runs=runs,
                 lifecycle=lifecycle,
                 metrics=app.state.metrics,

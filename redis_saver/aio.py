@@ -106,12 +106,20 @@ class RedisSaver(AsyncOnlySaver):
         self._keep = "1" if keep_history else "0"
         self.store_messages_once = store_messages_once
         self._known = messages.KnownRefs()
-        self.decoded_messages = decoded_messages
-        self.encoded_messages = encoded_messages
         self._decoded = DecodedMessages(decoded_messages)
         self._encoded = EncodedMessages(encoded_messages)
         self._owns_client = False
         self._redis = RedisTransport(client, call_timeout=call_timeout)
+
+    @property
+    def decoded_messages(self) -> int:
+        """How many decoded messages the process keeps (0: none)."""
+        return self._decoded.max_entries
+
+    @property
+    def encoded_messages(self) -> int:
+        """How many encoded messages the process keeps (0: none)."""
+        return self._encoded.max_entries
 
     @classmethod
     @asynccontextmanager
@@ -229,11 +237,6 @@ class RedisSaver(AsyncOnlySaver):
         if not reply:
             return None
         return codec.decode_head(self.serde, thread_id, reply, writes=writes)
-
-    async def aget_metadata(self, config: RunnableConfig) -> CheckpointMetadata | None:
-        """The newest checkpoint's metadata (of the config's namespace), or ``None``."""
-        head = await self.aget_head(config, writes=False)
-        return head.metadata if head is not None else None
 
     async def aput(
         self,

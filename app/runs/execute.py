@@ -34,6 +34,7 @@ from app.runs.repair import LOST_TOOL_RESULT, close_unanswered, keep_partial, ro
 from app.runs.spec import RunSpec
 from app.runs.tap import Tap
 from app.settings import Settings
+from app.stores.checkpointer import Checkpointer
 from graphs import GraphVersion, StepLimitExceeded
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
@@ -56,12 +57,14 @@ class RunExecutor:
         settings: Settings,
         graphs: Mapping[str, Graph],
         provider: str,
+        checkpointer: Checkpointer,
         *,
         step_durable: bool = False,
     ) -> None:
         self._settings = settings
         self._graphs = graphs
         self._provider = provider
+        self._checkpointer = checkpointer  # the graphs' own, for the checks before a run
         # Runs another replica may take over checkpoint every step, their input first: what
         # the user sent is in the thread before the model is called, and a step that finished
         # is not run again by the replica that takes over.
@@ -75,10 +78,8 @@ class RunExecutor:
         """What the thread's graph asked and waits an answer for (LangGraph ``Interrupt``s)."""
         if not version.interrupts:
             return ()
-        saver = self._graphs[version.ref].checkpointer
-        assert isinstance(saver, BaseCheckpointSaver)
         try:
-            return await read_pending(saver, thread_id)
+            return await read_pending(self._checkpointer, thread_id)
         except Exception as exc:
             error = to_app_error(exc)
             if error is None:

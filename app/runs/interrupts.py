@@ -2,7 +2,8 @@
 
 ``graph.aget_state`` answers the same question, but it rebuilds the channels, so a long
 thread's whole history is decoded before every turn. The answer lies in the pending writes
-alone, by LangGraph's rule for them (``langgraph/pregel/_task_status.py``): a task that
+alone (read without the values where the saver can: ``Checkpointer.head``), by LangGraph's
+rule for them (``langgraph/pregel/_task_status.py``): a task that
 recorded an output write has finished; an unfinished task's ``__interrupt__`` write is its
 latest question, still waiting. The channel names are LangGraph's stored format (old
 checkpoints carry them), not an API; ``tests/unit/test_pending_interrupts.py`` holds this reading to
@@ -14,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, PendingWrite
+from langgraph.checkpoint.base import PendingWrite
+
+from app.stores.checkpointer import Checkpointer
 
 _INTERRUPT = "__interrupt__"
 # What happened to a task rather than what it produced: not an output.
@@ -37,10 +39,7 @@ def waiting(writes: Iterable[PendingWrite]) -> tuple[Any, ...]:
     return tuple(i for task_id, ints in asked.items() if task_id not in finished for i in ints)
 
 
-async def read_pending(saver: BaseCheckpointSaver[Any], thread_id: str) -> tuple[Any, ...]:
-    """The thread's pending interrupts, from its newest checkpoint's writes: read without
-    the channel values where the saver can (the Redis saver's ``aget_head``), else with."""
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-    read_head = getattr(saver, "aget_head", None)
-    head = await (read_head(config) if read_head is not None else saver.aget_tuple(config))
+async def read_pending(checkpointer: Checkpointer, thread_id: str) -> tuple[Any, ...]:
+    """The thread's pending interrupts, from its newest checkpoint's writes."""
+    head = await checkpointer.head(thread_id)
     return waiting(head.pending_writes or ()) if head is not None else ()

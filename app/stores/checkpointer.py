@@ -6,8 +6,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, PendingWrite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from app.errors import StoreUnavailable
@@ -16,14 +18,40 @@ from app.settings import Settings
 log = logging.getLogger("app.stores.checkpointer")
 
 
+class Head(Protocol):
+    """A thread's newest checkpoint as the checks before a run read it: its metadata and
+    pending writes (a ``CheckpointTuple`` is one; the Redis saver reads one without values)."""
+
+    @property
+    def metadata(self) -> CheckpointMetadata: ...
+
+    @property
+    def pending_writes(self) -> list[PendingWrite] | None: ...
+
+
+class HeadReader(Protocol):
+    async def __call__(self, config: RunnableConfig, *, writes: bool = True) -> Head | None: ...
+
+
 @dataclass
 class Checkpointer:
-    """The saver in use, what to call it, and how to check it can be reached."""
+    """The saver in use, what to call it, how to check it can be reached, and how to read a
+    thread's newest checkpoint for the checks before a run."""
 
     saver: BaseCheckpointSaver[str]
     kind: str
     # Beyond an answer from the saver: a Redis Cluster must say its state is ok.
     healthy: Callable[[], Awaitable[None]] | None = None
+    # Reads it without the channel values (the Redis saver's aget_head), so that a long
+    # thread's checks stay flat; None: the saver's aget_tuple, values and all.
+    read_head: HeadReader | None = None
+
+    async def head(self, thread_id: str, *, writes: bool = True) -> Head | None:
+        """The thread's newest root checkpoint; its pending writes only if ``writes``."""
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        if self.read_head is not None:
+            return await self.read_head(config, writes=writes)
+        return await self.saver.aget_tuple(config)
 
     async def ping(self) -> None:
         ping = getattr(self.saver, "ping", None)
@@ -60,7 +88,12 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Checkpointer]:
             except RedisSaverError as exc:
                 # Start anyway: /ready says 503 until Redis answers, then all recovers.
                 log.warning("Redis is not reachable at start-up: %s", exc)
-            yield Checkpointer(redis_saver, "redis", topology_of(redis_saver.client).health)
+            yield Checkpointer(
+                redis_saver,
+                "redis",
+                topology_of(redis_saver.client).health,
+                read_head=redis_saver.aget_head,
+            )
         return
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(settings.sqlite_path)) as sqlite_saver:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.base import CheckpointMetadata, CheckpointTuple
 
 from app.auth.principal import ANONYMOUS
 from app.errors import GraphNotFound, ThreadGraphMismatch, ThreadNotFound
 from app.errors.mapping import raise_mapped
 from app.runs.spec import RunSpec
+from app.stores.checkpointer import Checkpointer
 from app.stores.records import Records, ThreadRecord
 from graphs import GraphVersion, Registry, UnknownGraph
 
@@ -53,36 +53,27 @@ class FoundThread:
 class ThreadAccess:
     """Finds threads for an actor, through the one rule."""
 
-    def __init__(
-        self, saver: BaseCheckpointSaver[str], registry: Registry, records: Records
-    ) -> None:
-        self._saver = saver
+    def __init__(self, checkpointer: Checkpointer, registry: Registry, records: Records) -> None:
+        self._checkpointer = checkpointer
         self._registry = registry
         self._records = records
 
     async def latest(self, thread_id: str) -> CheckpointTuple | None:
         """The thread's latest checkpoint, whoever owns it (a store failure is a 503)."""
         try:
-            return await self._saver.aget_tuple(
+            return await self._checkpointer.saver.aget_tuple(
                 {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
             )
         except Exception as exc:
             raise_mapped(exc)
 
     async def latest_metadata(self, thread_id: str) -> CheckpointMetadata | None:
-        """The latest checkpoint's metadata alone. A saver that reads it without the channel
-        values (the Redis saver's ``aget_metadata``) keeps a long thread's check flat; others
-        read the whole checkpoint."""
-        config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-        read_metadata = getattr(self._saver, "aget_metadata", None)
+        """The latest checkpoint's metadata, read without its values where the saver can."""
         try:
-            if read_metadata is not None:
-                metadata: CheckpointMetadata | None = await read_metadata(config)
-                return metadata
-            saved = await self._saver.aget_tuple(config)
+            head = await self._checkpointer.head(thread_id, writes=False)
         except Exception as exc:
             raise_mapped(exc)
-        return saved.metadata if saved is not None else None
+        return head.metadata if head is not None else None
 
     async def find(
         self, thread_id: str, actor: str | None, *, record: bool = True, values: bool = True
@@ -98,9 +89,7 @@ class ThreadAccess:
         found = await self._records.get(thread_id) if metadata is None or record else None
         if metadata is None and found is None:
             raise not_found(thread_id)
-        owner = _owner(metadata, found)
-        if not may_see(owner, actor):
-            raise not_found(thread_id)
+        owner = _visible_owner(thread_id, actor, metadata, found)
         return FoundThread(thread_id, owner, found, saved, metadata)
 
     async def load(self, thread_id: str, actor: str | None) -> CheckpointTuple | None:
@@ -110,8 +99,7 @@ class ThreadAccess:
         found = await self._records.get(thread_id) if saved is None else None
         if saved is None and found is None:
             return None
-        if not may_see(_owner(saved.metadata if saved is not None else None, found), actor):
-            raise not_found(thread_id)
+        _visible_owner(thread_id, actor, saved.metadata if saved is not None else None, found)
         return saved
 
     async def require(self, thread_id: str, actor: str | None) -> CheckpointTuple:
@@ -157,6 +145,19 @@ class ThreadAccess:
                 f"this thread belongs to graph {name!r}, which this server no longer offers",
                 details={"available": exc.available},
             ) from None
+
+
+def _visible_owner(
+    thread_id: str,
+    actor: str | None,
+    metadata: CheckpointMetadata | None,
+    record: ThreadRecord | None,
+) -> str:
+    """The thread's owner, if ``actor`` may see the thread; else a 404."""
+    owner = _owner(metadata, record)
+    if not may_see(owner, actor):
+        raise not_found(thread_id)
+    return owner
 
 
 def _owner(metadata: CheckpointMetadata | None, record: ThreadRecord | None) -> str:

@@ -1,4 +1,4 @@
-"""aget_head and aget_metadata: the newest checkpoint without its values, in one round trip."""
+"""aget_head: the newest checkpoint without its values, in one round trip."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.redis_saver.checkpoints import config, put
 from tests.redis_saver.conftest import RoundTrips
 
 
-async def test_aget_metadata_when_thread_has_checkpoints_then_newest_metadata(
+async def test_aget_head_when_thread_has_checkpoints_then_newest_metadata(
     counted: tuple[RedisSaver, RoundTrips],
 ) -> None:
     """The newest checkpoint's metadata comes back in one send."""
@@ -19,16 +19,15 @@ async def test_aget_metadata_when_thread_has_checkpoints_then_newest_metadata(
     await put(saver, "t", changed={"a": 2}, parent=first, user_id="u2")
     trips.count = 0
 
-    metadata = await saver.aget_metadata(config("t"))
+    head = await saver.aget_head(config("t"), writes=False)
 
     assert trips.count == 1
-    assert metadata is not None and metadata["user_id"] == "u2"  # type: ignore[typeddict-item]
+    assert head is not None and head.metadata["user_id"] == "u2"  # type: ignore[typeddict-item]
 
 
 async def test_aget_head_when_no_thread_then_none(saver: RedisSaver) -> None:
-    """A thread without checkpoints has no head, nor metadata."""
+    """A thread without checkpoints has no head."""
     assert await saver.aget_head(config("nobody")) is None
-    assert await saver.aget_metadata(config("nobody")) is None
 
 
 async def test_aget_head_when_checkpoint_has_writes_then_same_as_aget_tuple_but_values(
@@ -79,4 +78,5 @@ async def test_aget_head_when_long_history_then_reply_stays_small(saver: RedisSa
     whole = await saver.aget_tuple(config("t"))
 
     assert sum(len(part) for part in reply[:2]) + sum(map(len, reply[3])) < 2000
-    assert whole is not None and await saver.aget_metadata(config("t")) == whole.metadata
+    head = await saver.aget_head(config("t"), writes=False)
+    assert whole is not None and head is not None and head.metadata == whole.metadata

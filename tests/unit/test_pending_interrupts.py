@@ -21,7 +21,8 @@ from langgraph.graph.message import add_messages
 from langgraph.types import Command, Send, interrupt
 
 from app.runs.interrupts import read_pending, waiting
-from redis_saver import RedisSaver
+from app.settings import Settings
+from app.stores.checkpointer import Checkpointer, open_checkpointer
 
 
 class State(TypedDict, total=False):
@@ -142,28 +143,30 @@ SCENARIOS: dict[str, tuple[Callable[[BaseCheckpointSaver[Any]], Any], list[Step]
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def any_saver(
+async def checkpointer(
     request: pytest.FixtureRequest, redis_db: str
-) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+) -> AsyncIterator[Checkpointer]:
+    """An in-memory saver read whole, or Redis as the server opens it (heads without values)."""
     if request.param == "memory":
-        yield InMemorySaver()
+        yield Checkpointer(InMemorySaver(), "memory")
         return
-    async with RedisSaver.from_url(redis_db) as saver:
-        yield saver
+    async with open_checkpointer(Settings(redis_url=redis_db)) as opened:
+        assert opened.read_head is not None
+        yield opened
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 async def test_read_pending_when_scenario_then_same_as_aget_state(
-    any_saver: BaseCheckpointSaver[Any], name: str
+    checkpointer: Checkpointer, name: str
 ) -> None:
     """Both name the same interrupts (ids and values) for the thread's newest checkpoint."""
     build, steps, expected = SCENARIOS[name]
-    graph = build(any_saver)
+    graph = build(checkpointer.saver)
     config = {"configurable": {"thread_id": "t"}}
     for step in steps:
         await step(graph, config)
 
-    flat = await read_pending(any_saver, "t")
+    flat = await read_pending(checkpointer, "t")
     snapshot = await graph.aget_state(config)
 
     assert sorted((i.id, i.value) for i in flat) == sorted(

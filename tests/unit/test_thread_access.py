@@ -11,6 +11,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 
 from app.errors import ThreadGraphMismatch, ThreadNotFound
 from app.runs.spec import RunSpec
+from app.stores.checkpointer import Checkpointer
 from app.stores.records import Records, ThreadRecord
 from app.threads.access import ThreadAccess
 from graphs import Registry
@@ -35,13 +36,18 @@ class MetadataOnlySaver(RedisSaver):
         raise AssertionError("the check read the whole checkpoint")
 
 
+def _flat(saver: RedisSaver) -> Checkpointer:
+    """The checkpointer as open_checkpointer picks it for Redis: heads read without values."""
+    return Checkpointer(saver, "redis", read_head=saver.aget_head)
+
+
 @pytest.fixture
 async def access(redis_db: str) -> AsyncIterator[ThreadAccess]:
     """ThreadAccess on a saver holding thread t (user u1, graph chat) and no records."""
     async with RedisSaver.from_url(redis_db) as writer:
         await put(writer, "t", changed={"a": 1}, user_id="u1", graph_name="chat")
     async with MetadataOnlySaver.from_url(redis_db) as saver:
-        yield ThreadAccess(saver, cast(Registry, None), cast(Records, NoRecords()))
+        yield ThreadAccess(_flat(saver), cast(Registry, None), cast(Records, NoRecords()))
 
 
 def _spec(thread_id: str, user_id: str, graph: str = "chat") -> RunSpec:
@@ -75,7 +81,7 @@ async def test_check_when_thread_has_only_a_record_then_its_user_owns_it(redis_d
     """A thread made through the LangGraph API before any run is owned by its record's user."""
     records = NoRecords(r=ThreadRecord("r", "u1", 0.0, 0.0))
     async with MetadataOnlySaver.from_url(redis_db) as saver:
-        access = ThreadAccess(saver, cast(Registry, None), cast(Records, records))
+        access = ThreadAccess(_flat(saver), cast(Registry, None), cast(Records, records))
         await access.check(_spec("r", "u1"))
         with pytest.raises(ThreadNotFound):
             await access.check(_spec("r", "u2"))
